@@ -1,0 +1,328 @@
+"""The gateway's one YAML configuration file, validated by pydantic.
+
+Every error names the file, the key path (``assets[2].points[5].node``) and
+what is wrong, so an integrator can fix a config without reading code.
+Secrets are written as ``${ENV_VAR}`` or ``${file:/run/secrets/name}`` and
+are resolved at load time; they are held as SecretStr and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type
+from connectors.opcua.config import DeadbandConfig, OpcUaSourceConfig
+
+_ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_PATH_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_id_short(v: str) -> str:
+    if not _ID_SHORT.match(v) or len(v) > 128:
+        raise ValueError(f"{v!r} is not a valid idShort (letter first, then letters, digits or '_')")
+    return v
+
+
+class GatewayIdentity(_Strict):
+    name: str = "aas-edge-gateway"
+    id: str = Field("urn:aas-gateway:edge", description="IRI identifying this gateway")
+
+
+class LoggingConfig(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class ApiConfig(_Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class RetentionConfig(_Strict):
+    max_age_days: float | None = Field(365.0, gt=0, description="delete samples older than this")
+    max_size_mb: float | None = Field(10240.0, gt=0, description="delete oldest samples above this size")
+    check_interval_s: float = Field(60.0, gt=0)
+
+
+class HistorianSettings(_Strict):
+    """The embedded SQLite historian."""
+
+    path: Path = Path("data/historian.sqlite")
+    synchronous: Literal["normal", "full"] = Field(
+        "full", description="'full' survives power loss, 'normal' survives process crashes"
+    )
+    commit_interval_ms: float = Field(200.0, ge=0, description="max time a sample waits to be committed")
+    max_batch: int = Field(20000, ge=1, description="max rows per transaction")
+    max_pending: int = Field(500000, ge=1000, description="queued rows before sources are slowed down")
+    retention: RetentionConfig = RetentionConfig()
+
+
+class NameplateAddress(_Strict):
+    street: str | None = None
+    zipcode: str | None = None
+    city_town: str | None = None
+    national_code: str | None = Field(None, description="ISO 3166-1 country code, e.g. DE, KR")
+
+
+class NameplateConfig(_Strict):
+    """Digital Nameplate (IDTA 02006) data of the machine."""
+
+    manufacturer_name: str
+    manufacturer_product_designation: str
+    uri_of_the_product: str | None = None
+    order_code: str | None = None
+    serial_number: str | None = None
+    year_of_construction: str | None = None
+    date_of_manufacture: str | None = None
+    hardware_version: str | None = None
+    firmware_version: str | None = None
+    software_version: str | None = None
+    country_of_origin: str | None = None
+    address: NameplateAddress | None = None
+
+
+class PointConfig(_Strict):
+    """One data point: where it comes from and where it lands in the AAS."""
+
+    node: str | None = Field(None, description="OPC UA node id, e.g. 'ns=2;s=Spindle.Speed' or 's=Spindle.Speed'")
+    browse_path: str | None = Field(None, description="OPC UA browse path, e.g. 'Objects/CNC01/Spindle/Speed'")
+    submodel: str = Field("OperationalData", description="idShort of the target submodel")
+    path: str = Field(description="idShortPath inside the submodel, e.g. 'Spindle.Speed'")
+    type: str = Field(description="AAS valueType (xs:double ...) or OPC UA type name (Double ...)")
+    unit: str | None = None
+    semantic_id: str | None = None
+    description: str | None = None
+    sampling_interval_ms: float | None = Field(None, ge=0)
+    queue_size: int | None = Field(None, ge=1)
+    deadband: DeadbandConfig | None = None
+    writable: bool = False
+
+    @field_validator("submodel")
+    @classmethod
+    def _submodel(cls, v: str) -> str:
+        return _check_id_short(v)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        segments = v.split(".")
+        for seg in segments:
+            if not _PATH_SEGMENT.match(seg):
+                raise ValueError(f"{v!r} is not an idShortPath: segment {seg!r} is not a valid idShort")
+        return v
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        return canonical_value_type(v)
+
+    @model_validator(mode="after")
+    def _address(self) -> PointConfig:
+        if (self.node is None) == (self.browse_path is None):
+            raise ValueError("give exactly one of 'node' or 'browse_path'")
+        if self.deadband is not None and self.type not in NUMERIC_TYPES:
+            raise ValueError(f"a deadband needs a numeric type, not {self.type}")
+        return self
+
+
+class AssetConfig(_Strict):
+    id_short: str
+    id: str = Field(description="AAS identifier (IRI), stable for the life of the asset")
+    global_asset_id: str
+    description: str | None = None
+    nameplate: NameplateConfig | None = None
+    source: OpcUaSourceConfig
+    points: list[PointConfig] = Field(min_length=1)
+
+    @field_validator("id_short")
+    @classmethod
+    def _id_short(cls, v: str) -> str:
+        return _check_id_short(v)
+
+    @model_validator(mode="after")
+    def _unique_paths(self) -> AssetConfig:
+        seen: dict[tuple[str, str], int] = {}
+        for i, p in enumerate(self.points):
+            key = (p.submodel, p.path)
+            if key in seen:
+                raise _KeyedError(f"points[{i}].path", f"{p.submodel}/{p.path} is already used by points[{seen[key]}]")
+            # a path may not be both a property and the collection holding another one
+            for (sm, other), j in seen.items():
+                if sm == p.submodel and (other.startswith(p.path + ".") or p.path.startswith(other + ".")):
+                    raise _KeyedError(f"points[{i}].path", f"{p.path} collides with points[{j}] ({other})")
+            seen[key] = i
+        return self
+
+
+class GatewayConfig(_Strict):
+    gateway: GatewayIdentity = GatewayIdentity()
+    logging: LoggingConfig = LoggingConfig()
+    api: ApiConfig = ApiConfig()
+    historian: HistorianSettings = HistorianSettings()
+    assets: list[AssetConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_assets(self) -> GatewayConfig:
+        for attr in ("id_short", "id"):
+            seen: dict[str, int] = {}
+            for i, a in enumerate(self.assets):
+                v = getattr(a, attr)
+                if v in seen:
+                    raise _KeyedError(f"assets[{i}].{attr}", f"{v!r} is already used by assets[{seen[v]}]")
+                seen[v] = i
+        return self
+
+    def point_ids(self) -> Iterable[str]:
+        for a in self.assets:
+            for p in a.points:
+                yield point_id(a.id_short, p.submodel, p.path)
+
+
+def point_id(asset: str, submodel: str, path: str) -> str:
+    """The gateway-wide id of a point, carried by every Sample."""
+    return f"{asset}/{submodel}/{path}"
+
+
+# --- loading and error reporting -------------------------------------------------
+
+
+class _KeyedError(ValueError):
+    """A validator error that knows the key path (relative to the model) it concerns."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    key: str
+    message: str
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; `issues` lists every problem found."""
+
+    def __init__(self, file: str, issues: list[ConfigIssue]) -> None:
+        self.file = file
+        self.issues = issues
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        return "\n".join(f"{self.file}: {i.key}: {i.message}" if i.key else f"{self.file}: {i.message}"
+                         for i in self.issues)
+
+
+def format_loc(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+_SUBST = re.compile(r"\$\{([^}]*)\}")
+
+
+def _substitute(node: Any, loc: tuple[Any, ...], issues: list[ConfigIssue], env: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _substitute(v, (*loc, k), issues, env) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, (*loc, i), issues, env) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+
+    def repl(m: re.Match[str]) -> str:
+        expr = m.group(1)
+        if expr.startswith("file:"):
+            path = expr[5:]
+            try:
+                return Path(path).read_text().strip()
+            except OSError as e:
+                issues.append(ConfigIssue(format_loc(loc), f"cannot read secret file {path}: {e.strerror}"))
+                return ""
+        name, sep, default = expr.partition(":-")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            issues.append(ConfigIssue(format_loc(loc), f"bad substitution ${{{expr}}}"))
+            return ""
+        if name in env:
+            return env[name]
+        if sep:
+            return default
+        issues.append(ConfigIssue(format_loc(loc), f"environment variable {name} is not set"))
+        return ""
+
+    return _SUBST.sub(repl, node)
+
+
+def _pydantic_issues(err: ValidationError) -> list[ConfigIssue]:
+    issues = []
+    for e in err.errors(include_url=False):
+        loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        key = format_loc(loc)
+        ctx_err = (e.get("ctx") or {}).get("error")
+        if isinstance(ctx_err, _KeyedError):
+            key = f"{key}.{ctx_err.key}" if key else ctx_err.key
+            msg = ctx_err.message
+        else:
+            msg = e["msg"]
+            msg = msg.removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                msg = "unknown key (typo?)"
+            elif e["type"] == "literal_error" and e.get("input") is not None:
+                msg = f"{msg}, got {e['input']!r}"
+        issues.append(ConfigIssue(key, msg))
+    return issues
+
+
+def parse_config(data: Any, file: str = "<config>", env: dict[str, str] | None = None) -> GatewayConfig:
+    """Validate an already-parsed YAML document."""
+    if not isinstance(data, dict):
+        raise ConfigError(file, [ConfigIssue("", "the file must hold a mapping (key: value) at the top level")])
+    issues: list[ConfigIssue] = []
+    data = _substitute(data, (), issues, dict(os.environ) if env is None else env)
+    try:
+        cfg = GatewayConfig.model_validate(data)
+    except ValidationError as e:
+        issues.extend(_pydantic_issues(e))
+        raise ConfigError(file, issues) from None
+    if issues:
+        raise ConfigError(file, issues)
+    return cfg
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> GatewayConfig:
+    """Read, substitute and validate a config file; raises ConfigError listing every problem."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(file, [ConfigIssue("", f"cannot read: {e.strerror}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(file, [ConfigIssue("", f"{where}invalid YAML: {problem}")]) from None
+    cfg = parse_config(data, file, env)
+    # relative historian paths are relative to the config file, not the cwd
+    if not cfg.historian.path.is_absolute():
+        cfg.historian.path = (Path(path).resolve().parent / cfg.historian.path)
+    return cfg
