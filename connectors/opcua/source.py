@@ -1,0 +1,285 @@
+"""One OPC UA endpoint: connect, collect, and come back after any loss.
+
+The session lifecycle is ours (asyncua's own auto-reconnect is off): on any
+loss (server restart, network drop, session timeout, a failed service call)
+the whole session is torn down, every point is marked BadNotConnected, and a
+new session is built after an exponential backoff with jitter. Namespaces,
+addresses and server limits are resolved afresh each time, because a
+restarted PLC may have changed them. A node that is missing affects only its
+own point, which is retried periodically while the rest keeps flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from asyncua import Client, ua
+
+from connectors import status as st
+from connectors.backoff import Backoff
+from connectors.base import ConnectionState, Emit, SourceHealth
+from connectors.opcua.config import OpcUaPointSpec, OpcUaSourceConfig
+from connectors.opcua.limits import ServerLimits, read_limits
+from connectors.opcua.nodes import AddressError, Namespaces, parse_browse_path, parse_node_id, translate_browse_paths
+from connectors.opcua.poller import PollGroup
+from connectors.opcua.state import PointState
+from connectors.opcua.subscription import SubscriptionEngine
+from connectors.sample import Sample, now_ns
+
+log = logging.getLogger(__name__)
+
+_SUPERVISE_PERIOD_S = 1.0
+
+
+class _ConnectionLost(Exception):
+    pass
+
+
+class OpcUaSource:
+    """A `connectors.base.Source` for one OPC UA server."""
+
+    def __init__(self, name: str, cfg: OpcUaSourceConfig, points: Sequence[OpcUaPointSpec]) -> None:
+        self.name = name
+        self.cfg = cfg
+        self.points = [PointState(spec, i) for i, spec in enumerate(points)]
+        self._by_id = {p.point_id: p for p in self.points}
+        self._health = SourceHealth(name=name, endpoint=cfg.endpoint, state_since_ns=now_ns(),
+                                    points={p.point_id: p.health for p in self.points})
+        self._emit: Emit | None = None
+        self._client: Client | None = None
+        self.subscriptions: SubscriptionEngine | None = None
+        self.poll_groups: list[PollGroup] = []
+        self.limits = ServerLimits()
+        self._connected = asyncio.Event()
+        if cfg.security.policy == "None":
+            log.warning("%s: OPC UA security is None for %s: traffic is neither signed nor encrypted "
+                        "(chosen explicitly in the configuration)", name, cfg.endpoint)
+
+    # --- public ------------------------------------------------------------------------
+
+    def health(self) -> SourceHealth:
+        return self._health
+
+    async def wait_connected(self) -> None:
+        """Return once a session is up and collecting (use with asyncio.timeout)."""
+        await self._connected.wait()
+
+    async def run(self, emit: Emit) -> None:
+        self._emit = emit
+        rc = self.cfg.reconnect
+        backoff = Backoff(rc.initial_delay_s, rc.max_delay_s, rc.jitter)
+        try:
+            while True:
+                self._set_state(ConnectionState.CONNECTING)
+                try:
+                    await self._session(backoff)
+                except* _ConnectionLost as eg:
+                    self._note_error(f"connection lost: {eg.exceptions[0]}")
+                except* (OSError, TimeoutError, ConnectionError, ua.UaError) as eg:
+                    self._note_error(_describe(eg.exceptions[0]))
+                except* Exception as eg:
+                    log.exception("%s: unexpected error", self.name, exc_info=eg.exceptions[0])
+                    self._note_error(_describe(eg.exceptions[0]))
+                self._connected.clear()
+                self._set_state(ConnectionState.DISCONNECTED)
+                await self._mark_all(st.BAD_NOT_CONNECTED, "not connected")
+                delay = backoff.next_delay()
+                log.warning("%s: %s unreachable (%s); reconnecting in %.1f s (attempt %d)", self.name,
+                            self.cfg.endpoint, self._health.last_error, delay, backoff.attempts)
+                await asyncio.sleep(delay)
+        finally:
+            self._connected.clear()
+            self._set_state(ConnectionState.STOPPED)
+
+    # --- session -------------------------------------------------------------------------
+
+    def _make_client(self) -> Client:
+        cfg = self.cfg
+        client = Client(cfg.endpoint, timeout=cfg.request_timeout_s, watchdog_intervall=cfg.health_check_interval_s)
+        client.name = "AAS Edge Gateway"
+        client.description = "AAS Edge Gateway"
+        client.application_uri = "urn:aas-gateway:client"
+        client.product_uri = "urn:aas-gateway"
+        client.session_timeout = int(cfg.session_timeout_s * 1000)
+        if cfg.user is not None:
+            client.set_user(cfg.user.username)
+            client.set_password(cfg.user.password.get_secret_value())
+        return client
+
+    async def _session(self, backoff: Backoff) -> None:
+        client = self._make_client()
+        lost = asyncio.Event()
+        reason: list[str] = []
+
+        async def on_lost(exc: Exception) -> None:
+            reason.append(_describe(exc))
+            lost.set()
+
+        client.connection_lost_callback = on_lost
+        if self.cfg.security.policy != "None":
+            sec = self.cfg.security
+            parts = [sec.policy, sec.mode, sec.certificate or "", sec.private_key or ""]
+            if sec.server_certificate:
+                parts.append(sec.server_certificate)
+            await client.set_security_string(",".join(parts))
+        self._client = client
+        try:
+            await asyncio.wait_for(client.connect(), self.cfg.request_timeout_s * 2)
+            namespaces = Namespaces(tuple(await client.get_namespace_array()), self.cfg.namespace)
+            self.limits = await read_limits(client)
+            await self._resolve(client, namespaces, [p for p in self.points])
+            async with asyncio.TaskGroup() as tg:
+                if self.cfg.mode == "subscription":
+                    self.subscriptions = SubscriptionEngine(client, self.cfg, self.points, self.limits,
+                                                            self._deliver, self._mark_missing, self.name)
+                    await self.subscriptions.add([p for p in self.points if not p.missing])
+                    tg.create_task(self._every(_SUPERVISE_PERIOD_S, self.subscriptions.supervise))
+                    tg.create_task(self._every(self.cfg.node_check_interval_s, self.subscriptions.check_quiet_nodes))
+                else:
+                    self._start_polling(client, tg)
+                tg.create_task(self._every(self.cfg.node_retry_interval_s,
+                                           lambda: self._retry_missing(client, namespaces)))
+                self._health.connects += 1
+                self._set_state(ConnectionState.CONNECTED)
+                self._health.last_error = None
+                self._connected.set()
+                backoff.reset()
+                log.info("%s: connected to %s (%d points, %d missing, mode %s)", self.name, self.cfg.endpoint,
+                         len(self.points), sum(p.missing for p in self.points), self.cfg.mode)
+                await lost.wait()
+                raise _ConnectionLost(reason[0] if reason else "transport closed")
+        finally:
+            self._client = None
+            self.subscriptions = None
+            self.poll_groups = []
+            await _close_quietly(client)
+
+    def _start_polling(self, client: Client, tg: asyncio.TaskGroup) -> None:
+        groups: dict[float, list[PointState]] = {}
+        for p in self.points:
+            interval = p.spec.sampling_interval_ms or self.cfg.publishing_interval_ms
+            groups.setdefault(interval, []).append(p)
+        self.poll_groups = [PollGroup(client, interval, pts, self.limits, self._deliver, self._mark_missing, self.name)
+                            for interval, pts in sorted(groups.items())]
+        for g in self.poll_groups:
+            tg.create_task(g.run())
+
+    async def _every(self, period_s: float, fn) -> None:  # type: ignore[no-untyped-def]
+        while True:
+            await asyncio.sleep(period_s)
+            await fn()
+
+    # --- addressing -------------------------------------------------------------------------
+
+    async def _resolve(self, client: Client, ns: Namespaces, points: list[PointState]) -> list[PointState]:
+        """Resolve addresses of `points`; unresolvable ones are marked missing. Returns the resolved ones."""
+        by_path: list[tuple[PointState, ua.BrowsePath]] = []
+        ok: list[PointState] = []
+        for p in points:
+            try:
+                if p.spec.node is not None:
+                    p.node_id = parse_node_id(p.spec.node, ns)
+                    p.missing = False
+                    ok.append(p)
+                else:
+                    by_path.append((p, parse_browse_path(p.spec.browse_path or "", ns)))
+            except AddressError as e:
+                p.node_id = None
+                await self._mark_missing(p, e.status, str(e))
+        if by_path:
+            results = await translate_browse_paths(client, [bp for _, bp in by_path],
+                                                   self.limits.max_nodes_per_translate)
+            for (p, _), res in zip(by_path, results, strict=True):
+                if isinstance(res, AddressError):
+                    p.node_id = None
+                    await self._mark_missing(p, res.status, str(res))
+                else:
+                    p.node_id = res
+                    p.missing = False
+                    ok.append(p)
+        return ok
+
+    async def _retry_missing(self, client: Client, ns: Namespaces) -> None:
+        missing = [p for p in self.points if p.missing]
+        if not missing:
+            return
+        log.info("%s: retrying %d missing point(s)", self.name, len(missing))
+        resolved = await self._resolve(client, ns, missing)
+        if self.subscriptions is not None and resolved:
+            await self.subscriptions.add(resolved)
+        # in poll mode the next poll reads them; if still gone they are marked missing again
+
+    # --- samples and status -------------------------------------------------------------------
+
+    async def _deliver(self, samples: list[Sample]) -> None:
+        by_id = self._by_id
+        last = 0
+        for s in samples:
+            p = by_id[s.point]
+            h = p.health
+            h.status = s.status
+            h.last_sample_ns = last = s.received_ts
+            h.error = None
+            p.last_key = (s.value, s.status, s.source_ts)
+        self._health.last_sample_ns = last
+        assert self._emit is not None
+        await self._emit(samples)
+
+    async def _mark_missing(self, p: PointState, status: int, message: str) -> None:
+        if not p.missing or p.health.status != status:
+            log.warning("%s: point %s (%s) is bad: %s [%s]; retrying every %.0f s", self.name, p.point_id,
+                        p.spec.address(), message, st.status_name(status), self.cfg.node_retry_interval_s)
+        p.missing = True
+        p.health.error = message
+        await self._emit_status(p, status)
+
+    async def _mark_all(self, status: int, message: str) -> None:
+        changed = [p for p in self.points if p.health.status != status]
+        if changed:
+            now = now_ns()
+            await self._deliver([Sample(p.point_id, None, None, None, now, status) for p in changed])
+        for p in self.points:
+            p.health.error = message
+
+    async def _emit_status(self, p: PointState, status: int) -> None:
+        """Record a status-only sample when a point's quality changes (bad values are visible, not dropped)."""
+        if p.health.status == status:
+            return
+        error = p.health.error
+        await self._deliver([Sample(p.point_id, None, None, None, now_ns(), status)])
+        p.health.error = error
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if self._health.state != state:
+            self._health.state = state
+            self._health.state_since_ns = now_ns()
+
+    def _note_error(self, message: str) -> None:
+        self._health.last_error = message
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ua.UaStatusCodeError):
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return "timed out"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def _close_quietly(client: Client) -> None:
+    """Tear a session down without hanging on a dead peer."""
+    try:
+        await asyncio.wait_for(client.disconnect(), 2.0)
+    except Exception:
+        pass
+    with contextlib.suppress(Exception):
+        client.disconnect_socket()
+    # make sure no asyncua background task outlives the session
+    for attr in ("_supervisor_task", "_stale_watchdog_task", "_renew_channel_task"):
+        task = getattr(client, attr, None)
+        if task is not None and not task.done():
+            task.cancel()
