@@ -79,7 +79,7 @@ class PollGroup:
         for p, dv in zip(active, results, strict=True):
             s = to_sample(p.spec.point_id, dv, now)
             if s.status in _MISSING_CODES:
-                await self._mark_missing(p, s.status, "node no longer exists on the server")
+                await self._mark_missing(p, s.status, "node does not exist on the server")
                 continue
             key = (s.value, s.status, s.source_ts)
             if key == p.last_key:

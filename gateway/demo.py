@@ -1,0 +1,95 @@
+"""`aas-gateway demo`: simulated machines and the gateway together, nothing else needed.
+
+The simulators run in a child process (as real machines would be separate),
+on loopback ports they pick themselves; the gateway uses the example config
+(deploy/example-config.yaml) with its endpoints pointed at those ports and
+the embedded historian under --data-dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+from gateway.cli import _stop_event, run_gateway
+from gateway.config import GatewayConfig, load_config
+
+log = logging.getLogger(__name__)
+
+DEMO_CONFIG = Path(__file__).with_name("demo_config.yaml")
+_SIM_NS_PREFIX = "urn:aas-gateway:sim:"
+
+
+def demo_config(data_dir: Path) -> GatewayConfig:
+    cfg = load_config(DEMO_CONFIG)
+    cfg.historian.path = (data_dir / "historian.sqlite").resolve()
+    return cfg
+
+
+async def start_simulators(cfg: GatewayConfig, seed: int) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+    """Start one simulator per asset (type from its namespace URI); returns the process and endpoints."""
+    args = [sys.executable, "-m", "simulators", "--json", "--seed", str(seed)]
+    for a in cfg.assets:
+        ns = a.source.namespace or ""
+        if not ns.startswith(_SIM_NS_PREFIX):
+            raise ValueError(f"asset {a.id_short}: namespace {ns!r} is not a simulator namespace")
+        args += ["--machine", f"{ns.removeprefix(_SIM_NS_PREFIX)}:0:name={a.id_short}"]
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    endpoints: dict[str, str] = {}
+    async with asyncio.timeout(60):
+        while True:
+            line = await proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"simulators exited early (code {await proc.wait()})")
+            msg = json.loads(line)
+            if msg.get("ready"):
+                break
+            endpoints[msg["name"]] = msg["endpoint"]
+    return proc, endpoints
+
+
+async def _stop_process(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(2)  # SIGINT: the simulators stop their servers cleanly
+    try:
+        await asyncio.wait_for(proc.wait(), 10)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_every_s: float) -> None:
+    stop = _stop_event()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cfg = demo_config(data_dir)
+    proc, endpoints = await start_simulators(cfg, seed)
+    try:
+        for a in cfg.assets:
+            a.source.endpoint = endpoints[a.id_short]
+        print("AAS edge gateway demo (embedded historian, no external services)", flush=True)
+        print("  simulated machines (OPC UA, loopback only, security None):", flush=True)
+        for a in cfg.assets:
+            print(f"    {a.id_short:<8} {a.source.namespace:<28} {a.source.endpoint}  "
+                  f"mode={a.source.mode} points={len(a.points)}", flush=True)
+        print(f"  historian (SQLite, WAL): {cfg.historian.path}", flush=True)
+        print(f"  config: {DEMO_CONFIG.resolve()}", flush=True)
+        print("  press Ctrl-C to stop" + (f" (stopping by itself after {duration_s:g} s)" if duration_s else ""),
+              flush=True)
+        if duration_s:
+            asyncio.get_running_loop().call_later(duration_s, stop.set)
+        await run_gateway(cfg, stop, status_every_s)
+    finally:
+        await _stop_process(proc)
+    print("demo stopped; historian flushed", flush=True)
+
+
+def run_demo(data_dir: Path, duration_s: float | None, seed: int, status_every_s: float) -> int:
+    asyncio.run(demo_main(data_dir, duration_s, seed, status_every_s))
+    return 0

@@ -1,0 +1,100 @@
+"""Routes samples from sources to sinks; owns no protocol and no storage.
+
+The pipeline does the protocol-independent work once per sample: it coerces
+each value to the point's declared AAS value type (a reading that does not
+fit becomes a BadTypeMismatch sample: the point goes bad, nothing else does),
+counts, and hands the batch to every sink in order. Sinks apply backpressure
+by awaiting, which slows the sources rather than dropping data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter
+
+from aas_models.datatypes import coercer
+from connectors import status as st
+from connectors.sample import Sample
+
+log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    name: str
+
+    async def put(self, samples: Sequence[Sample]) -> None: ...
+
+
+@dataclass(frozen=True)
+class PointInfo:
+    point_id: str
+    asset: str
+    submodel: str
+    path: str
+    value_type: str
+    unit: str | None = None
+
+
+class Pipeline:
+    def __init__(self, points: Sequence[PointInfo], registry: CollectorRegistry | None = None) -> None:
+        self.points = {p.point_id: p for p in points}
+        self._coerce: dict[str, Callable[[Any], Any]] = {p.point_id: coercer(p.value_type) for p in points}
+        self._sinks: list[Sink] = []
+        self._type_errors: set[str] = set()
+        registry = registry if registry is not None else CollectorRegistry()
+        self._m_samples = Counter("gateway_samples", "Samples routed by the pipeline", ["quality"],
+                                  registry=registry)
+        self._m_good = self._m_samples.labels("good")
+        self._m_uncertain = self._m_samples.labels("uncertain")
+        self._m_bad = self._m_samples.labels("bad")
+        self.samples_total = 0
+
+    def add_sink(self, sink: Sink) -> None:
+        self._sinks.append(sink)
+
+    async def publish(self, samples: Sequence[Sample]) -> None:
+        coerce = self._coerce
+        good = uncertain = bad = 0
+        for i, s in enumerate(samples):
+            status = s.status
+            if status & 0x80000000:
+                bad += 1
+                continue
+            if status & 0x40000000:
+                uncertain += 1
+            else:
+                good += 1
+            if s.value is None:
+                continue
+            try:
+                v = coerce[s.point](s.value)
+            except KeyError:
+                raise ValueError(f"sample for unknown point {s.point!r}") from None
+            except (TypeError, ValueError, OverflowError) as e:
+                if status & 0x40000000:
+                    uncertain -= 1
+                else:
+                    good -= 1
+                bad += 1
+                if s.point not in self._type_errors:
+                    self._type_errors.add(s.point)
+                    log.warning("point %s: value %r does not fit %s (%s); stored as BadTypeMismatch",
+                                s.point, s.value, self.points[s.point].value_type, e)
+                if not isinstance(samples, list):
+                    samples = list(samples)
+                samples[i] = Sample(s.point, None, s.source_ts, s.server_ts, s.received_ts, st.BAD_TYPE_MISMATCH)
+                continue
+            if v is not s.value:
+                s.value = v
+        self._m_good.inc(good)
+        if uncertain:
+            self._m_uncertain.inc(uncertain)
+        if bad:
+            self._m_bad.inc(bad)
+        self.samples_total += len(samples)
+        for sink in self._sinks:
+            await sink.put(samples)
