@@ -59,12 +59,11 @@ def canonical_value_type(name: str) -> str:
     """Normalise a configured type name to its xs: form; raises ValueError if unknown."""
     if name in VALUE_TYPES:
         return name
-    key = name.strip()
-    if key.startswith("xs:"):
-        for vt in VALUE_TYPES:
-            if vt.lower() == key.lower():
-                return vt
-    alias = _ALIASES.get(key.lower())
+    key = name.strip().lower()
+    for vt in VALUE_TYPES:
+        if vt.lower() == key:
+            return vt
+    alias = _ALIASES.get(key)
     if alias is None:
         choices = ", ".join(sorted(VALUE_TYPES))
         raise ValueError(f"unknown data type {name!r}; use one of {choices} or an OPC UA built-in type name")

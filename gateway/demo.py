@@ -67,7 +67,6 @@ async def _stop_process(proc: asyncio.subprocess.Process) -> None:
 
 async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_every_s: float) -> None:
     stop = _stop_event()
-    data_dir.mkdir(parents=True, exist_ok=True)
     cfg = demo_config(data_dir)
     proc, endpoints = await start_simulators(cfg, seed)
     try:
@@ -91,5 +90,6 @@ async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_
 
 
 def run_demo(data_dir: Path, duration_s: float | None, seed: int, status_every_s: float) -> int:
+    data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(demo_main(data_dir, duration_s, seed, status_every_s))
     return 0

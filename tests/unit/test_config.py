@@ -1,0 +1,127 @@
+"""Config validation: every error names the file, the key path and the problem."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "deploy" / "example-config.yaml"
+
+
+def _minimal() -> dict:
+    return {
+        "assets": [{
+            "id_short": "M1", "id": "urn:x:aas:M1", "global_asset_id": "urn:x:asset:M1",
+            "source": {"endpoint": "opc.tcp://127.0.0.1:4840/", "security": {"policy": "None", "mode": "None"}},
+            "points": [{"node": "ns=2;s=A", "path": "A", "type": "Double"}],
+        }]
+    }
+
+
+def _issues(data: dict, env: dict | None = None) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as ei:
+        parse_config(data, "cfg.yaml", env or {})
+    return [(i.key, i.message) for i in ei.value.issues]
+
+
+def test_example_config_is_valid() -> None:
+    cfg = load_config(EXAMPLE)
+    assert [a.id_short for a in cfg.assets] == ["CNC01", "IMM01", "EM01"]
+    assert {a.source.mode for a in cfg.assets} == {"subscription", "poll"}
+
+
+def test_minimal_config_defaults() -> None:
+    cfg = parse_config(_minimal(), env={})
+    assert cfg.assets[0].points[0].type == "xs:double"
+    assert cfg.assets[0].points[0].submodel == "OperationalData"
+    assert cfg.historian.synchronous == "full"
+
+
+def test_missing_node_names_key_path() -> None:
+    data = _minimal()
+    data["assets"][0]["points"].append({"path": "B", "type": "xs:int"})
+    assert _issues(data) == [("assets[0].points[1]", "give exactly one of 'node' or 'browse_path'")]
+
+
+def test_typo_and_bad_values_are_all_reported() -> None:
+    data = _minimal()
+    data["assets"][0]["source"]["publising_interval_ms"] = 5
+    data["assets"][0]["source"]["mode"] = "push"
+    data["assets"][0]["points"][0]["type"] = "Quaternion"
+    keys = {k for k, _ in _issues(data)}
+    assert keys == {"assets[0].source.publising_interval_ms", "assets[0].source.mode", "assets[0].points[0].type"}
+
+
+def test_security_must_be_explicit() -> None:
+    data = _minimal()
+    del data["assets"][0]["source"]["security"]
+    assert ("assets[0].source.security", "Field required") in _issues(data)
+
+
+def test_duplicates_are_rejected_with_their_twin() -> None:
+    data = _minimal()
+    data["assets"][0]["points"].append({"node": "ns=2;s=B", "path": "A", "type": "Double"})
+    data["assets"].append(dict(data["assets"][0], id="urn:x:aas:other"))
+    issues = _issues(data)
+    assert ("assets[0].points[1].path", "OperationalData/A is already used by points[0]") in issues
+
+
+def test_duplicate_asset_ids() -> None:
+    data = _minimal()
+    data["assets"].append(dict(data["assets"][0]))
+    assert ("assets[1].id_short", "'M1' is already used by assets[0]") in _issues(data)
+
+
+def test_bad_idshort_path() -> None:
+    data = _minimal()
+    data["assets"][0]["points"][0]["path"] = "Spindle.2nd"
+    [(key, msg)] = _issues(data)
+    assert key == "assets[0].points[0].path" and "'2nd' is not a valid idShort" in msg
+
+
+def test_env_and_file_secrets(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    data = _minimal()
+    data["assets"][0]["source"]["user"] = {"username": "${OPC_USER}", "password": f"${{file:{secret}}}"}
+    cfg = parse_config(data, env={"OPC_USER": "gateway"})
+    user = cfg.assets[0].source.user
+    assert user is not None and user.username == "gateway"
+    assert user.password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(cfg)
+
+
+def test_missing_env_var_names_key() -> None:
+    data = _minimal()
+    data["assets"][0]["source"]["user"] = {"username": "u", "password": "${OPC_PASSWORD}"}
+    assert _issues(data) == [("assets[0].source.user.password", "environment variable OPC_PASSWORD is not set")]
+
+
+def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text("assets:\n  - id_short: [unclosed\n")
+    with pytest.raises(ConfigError) as ei:
+        load_config(f)
+    assert str(f) in ei.value.report() and "line" in ei.value.report()
+
+
+def test_check_config_cli(tmp_path: Path) -> None:
+    data = _minimal()
+    data["assets"][0]["points"][0]["node"] = None
+    data["assets"][0]["points"].append({"node": "ns=2;s=B", "path": "B", "type": "xs:double",
+                                        "deadband": {"type": "absolute", "value": -1}})
+    f = tmp_path / "plant.yaml"
+    f.write_text(yaml.safe_dump(data))
+    r = subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", str(f)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert f"{f}: assets[0].points[0]: give exactly one of 'node' or 'browse_path'" in r.stderr
+    assert f"{f}: assets[0].points[1].deadband.value:" in r.stderr
+    ok = subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", str(EXAMPLE)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "3 asset(s)" in ok.stdout
