@@ -1,0 +1,97 @@
+"""The plain result types the historian hands out (to the REST API, forwarders and tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.sample import Sample
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    id: int
+    point_id: str
+    asset: str
+    submodel: str
+    path: str
+    value_type: str | None
+    unit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    seq: int
+    ts: int
+    value: Any
+    status: int
+    source_ts: int | None
+    server_ts: int | None
+    recv_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSample:
+    """A committed sample as forwarders read it: in ``seq`` order, with its point id."""
+
+    seq: int
+    point: str
+    ts: int
+    value: Any
+    status: int
+    source_ts: int | None
+    server_ts: int | None
+    recv_ts: int
+
+    def to_sample(self) -> Sample:
+        return Sample(self.point, self.value, self.source_ts, self.server_ts, self.recv_ts, self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Aggregate of the good, non-null numeric samples in [start_ns, start_ns + bucket_ns)."""
+
+    start_ns: int
+    count: int
+    min: Any
+    max: Any
+    avg: float
+    last: Any
+    first_ts: int
+    last_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistorianStats:
+    rows: int
+    series: int
+    file_bytes: int
+    wal_bytes: int
+    used_bytes: int
+    oldest_ts: int | None
+    newest_ts: int | None
+    pending: int
+    healthy: bool
+    last_error: str | None
+
+
+@dataclass(slots=True)
+class RetentionResult:
+    """What one retention pass did.
+
+    ``kept_age`` counts samples older than max_age_days that were kept because a forwarder cursor has
+    not acknowledged them; ``kept_size`` estimates how many more samples would have had to go to get
+    under max_size_mb but were protected the same way (``over_size`` is then True).
+    """
+
+    deleted_age: int = 0
+    deleted_size: int = 0
+    kept_age: int = 0
+    kept_size: int = 0
+    over_size: bool = False
+    vacuumed_pages: int = 0
+    min_cursor: tuple[str, int] | None = field(default=None)
+
+    @property
+    def deleted(self) -> int:
+        return self.deleted_age + self.deleted_size

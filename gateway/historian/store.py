@@ -1,0 +1,476 @@
+"""The historian: the gateway's durable local store of every sample, with an async API.
+
+Every sample lands here first; the REST API reads history from it and
+forwarders replay it from their own cursors. Writes go through one group-commit
+writer thread (see writer.py); reads, registration and cursors run on their
+own connections in a small thread pool (WAL lets them run beside the writer);
+retention runs on yet another connection. Nothing blocking touches the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Self, TypeVar
+
+from prometheus_client import CollectorRegistry
+
+from connectors.sample import Sample
+from connectors.sample import now_ns as wall_clock_ns
+from gateway.config import HistorianSettings
+from gateway.historian import retention, schema
+from gateway.historian.metrics import HistorianMetrics
+from gateway.historian.records import (
+    Bucket,
+    HistorianStats,
+    HistoryRow,
+    RetentionResult,
+    SeriesInfo,
+    StoredSample,
+)
+from gateway.historian.values import NATIVE, decoder, encode
+from gateway.historian.writer import BatchWriter, Row
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+READ_THREADS = 4
+BUSY_TIMEOUT_MS = 5000
+CLOSE_TIMEOUT_S = 30.0
+
+_GOOD_MASK = 0xC0000000  # OPC UA severity bits: 0 = Good
+
+_ROW_COLS = "seq, ts, value, status, source_ts, server_ts, recv_ts"
+
+# buckets are floor(ts / b) * b, also for ts before 1970 (SQLite's % truncates toward zero)
+_AGGREGATE = """
+WITH s AS (
+    SELECT ts - ts % :b - (CASE WHEN ts % :b < 0 THEN :b ELSE 0 END) AS bucket, ts, seq, value
+    FROM samples
+    WHERE series = :sid AND ts >= :start AND ts < :end
+      AND value IS NOT NULL AND typeof(value) IN ('integer', 'real') AND (status & :mask) = 0
+)
+SELECT bucket, count(*), min(value), max(value), avg(value), min(ts), max(ts), last
+FROM (
+    SELECT bucket, ts, value,
+           last_value(value) OVER (PARTITION BY bucket ORDER BY ts, seq
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last
+    FROM s
+)
+GROUP BY bucket ORDER BY bucket
+"""
+
+
+class UnknownPointError(LookupError):
+    """A point id that was never registered with ``register_series``."""
+
+    def __init__(self, point_id: str) -> None:
+        super().__init__(f"point {point_id!r} is not registered with the historian (call register_series first)")
+        self.point_id = point_id
+
+
+class HistorianClosedError(RuntimeError):
+    """The historian is not open."""
+
+
+def split_point_id(point_id: str) -> tuple[str, str, str]:
+    """``"asset/submodel/idShortPath"`` -> its three parts (the path may itself contain '/')."""
+    parts = point_id.split("/", 2)
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"point id {point_id!r} is not of the form 'asset/submodel/idShortPath'")
+    return parts[0], parts[1], parts[2]
+
+
+def _write(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    """One statement in its own write transaction; returns its rows (RETURNING)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows = conn.execute(sql, params).fetchall()
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return rows
+
+
+class Historian:
+    """Durable SQLite store of samples. Open with ``await h.open()`` or ``async with Historian(...)``.
+
+    Samples of points not registered with ``register_series`` are refused with UnknownPointError
+    (nothing of that ``append`` call is queued): the pipeline registers every configured point at
+    startup, so an unknown point is a wiring bug, not data to file under a guessed type.
+    """
+
+    def __init__(self, settings: HistorianSettings, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.metrics = HistorianMetrics(registry if registry is not None else CollectorRegistry())
+        self.metrics.pending.set_function(lambda: self.pending_rows)
+        self.metrics.healthy.set(1)
+        self._ids: dict[str, int] = {}
+        self._series: dict[int, SeriesInfo] = {}
+        self._decoders: dict[int, Callable[[Any], Any] | None] = {}
+        self._writer: BatchWriter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._maintenance: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._space = asyncio.Event()
+        self._retention_lock = asyncio.Lock()
+        self._retention_task: asyncio.Task[None] | None = None
+        self._stop = threading.Event()
+        self._close_task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._writer is not None or self._close_task is not None:
+            raise RuntimeError("a Historian is opened once")
+        self._loop = asyncio.get_running_loop()
+        path = self.settings.path
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+
+        def open_writer() -> sqlite3.Connection:
+            conn = schema.connect(path, self.settings.synchronous, BUSY_TIMEOUT_MS)
+            try:
+                schema.initialise(conn)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        conn = await asyncio.to_thread(open_writer)
+        self._readers = ThreadPoolExecutor(READ_THREADS, "historian-read", initializer=self._init_conn)
+        self._maintenance = ThreadPoolExecutor(1, "historian-retention", initializer=self._init_conn)
+        for info in await self.series():
+            self._remember(info)
+        self._writer = BatchWriter(
+            conn,
+            max_batch=self.settings.max_batch,
+            commit_interval_s=self.settings.commit_interval_ms / 1000,
+            metrics=self.metrics,
+            on_progress=self._progress_from_thread,
+        )
+        self._writer.start()
+        self._retention_task = asyncio.create_task(self._retention_loop(), name="historian-retention")
+        log.info("historian open: %s (%d series, synchronous=%s)", path, len(self._ids), self.settings.synchronous)
+
+    async def close(self) -> None:
+        """Commit everything pending, then close all connections. Idempotent."""
+        if self._writer is None:
+            return
+        if self._close_task is None:
+            self._close_task = asyncio.create_task(self._close())
+        await asyncio.shield(self._close_task)
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _close(self) -> None:
+        assert self._writer is not None
+        self._stop.set()
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention_task
+        await asyncio.to_thread(self._writer.stop, CLOSE_TIMEOUT_S)
+        self._progress()
+        for pool in (self._readers, self._maintenance):
+            if pool is not None:
+                await asyncio.to_thread(pool.shutdown, True)
+        with self._conns_lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        log.info("historian closed (%d samples written in this session)", self._writer.done)
+
+    def _init_conn(self) -> None:
+        conn = schema.connect(self.settings.path, self.settings.synchronous, BUSY_TIMEOUT_MS)
+        self._local.conn = conn
+        with self._conns_lock:
+            self._conns.append(conn)
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None and self._close_task is None
+
+    def _check_open(self) -> BatchWriter:
+        if self._writer is None or self._close_task is not None:
+            raise HistorianClosedError("the historian is not open")
+        return self._writer
+
+    # --- health -------------------------------------------------------------------------
+
+    @property
+    def pending_rows(self) -> int:
+        return self._writer.pending if self._writer is not None else 0
+
+    @property
+    def healthy(self) -> bool:
+        """False while writes fail (the rows stay queued and are retried)."""
+        return self._writer.healthy if self._writer is not None else True
+
+    @property
+    def last_error(self) -> str | None:
+        return self._writer.last_error if self._writer is not None else None
+
+    # --- writing ------------------------------------------------------------------------
+
+    async def register_series(self, point_id: str, value_type: str | None, unit: str | None) -> int:
+        """Id of the series for point_id, created if new; value type and unit are updated if changed."""
+        asset, submodel, path = split_point_id(point_id)
+        self._check_open()
+        sql = (
+            "INSERT INTO series (asset, submodel, path, value_type, unit) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (asset, submodel, path) DO UPDATE SET value_type = excluded.value_type, unit = excluded.unit "
+            "RETURNING id"
+        )
+
+        rows = await self._read(lambda c: _write(c, sql, (asset, submodel, path, value_type, unit)))
+        sid = int(rows[0][0])
+        self._remember(SeriesInfo(sid, point_id, asset, submodel, path, value_type, unit))
+        return sid
+
+    def _remember(self, info: SeriesInfo) -> None:
+        self._series[info.id] = info
+        self._decoders[info.id] = decoder(info.value_type)
+        self._ids[info.point_id] = info.id
+
+    async def append(self, samples: Sequence[Sample]) -> None:
+        """Queue samples for the writer. Returns at once unless more than max_pending rows are waiting."""
+        writer = self._check_open()
+        rows = self._rows(samples)
+        while writer.pending >= self.settings.max_pending:
+            self._space.clear()
+            await self._space.wait()
+            writer = self._check_open()
+        writer.put(rows)
+
+    def _rows(self, samples: Sequence[Sample]) -> list[Row]:
+        # the gateway's hot path: keep it to one dict lookup and one tuple per sample
+        ids = self._ids
+        native = NATIVE
+        rows: list[Row] = []
+        add = rows.append
+        for s in samples:
+            sid = ids.get(s.point)
+            if sid is None:
+                raise UnknownPointError(s.point)
+            v = s.value
+            if type(v) not in native:
+                v = encode(v)
+            src = s.source_ts
+            srv = s.server_ts
+            rcv = s.received_ts
+            ts = src if src is not None else (srv if srv is not None else rcv)
+            add((sid, ts, v, s.status, src, srv, rcv))
+        return rows
+
+    async def flush(self) -> None:
+        """Return once everything appended before this call is committed."""
+        writer = self._check_open()
+        target = writer.request_flush()
+        if writer.done >= target:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._flush_waiters.append((target, fut))
+        await fut
+
+    def _progress_from_thread(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._progress)
+
+    def _progress(self) -> None:
+        """On the loop: release flush waiters and backpressured appenders the writer has caught up with."""
+        writer = self._writer
+        if writer is None:
+            return
+        done = writer.done
+        waiting = []
+        for target, fut in self._flush_waiters:
+            if done >= target:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                waiting.append((target, fut))
+        self._flush_waiters = waiting
+        if writer.pending < self.settings.max_pending or self._close_task is not None:
+            self._space.set()
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._readers is None or self._close_task is not None:
+            raise HistorianClosedError("the historian is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._readers, lambda: fn(self._local.conn))
+
+    def _series_id(self, point_id: str) -> int:
+        sid = self._ids.get(point_id)
+        if sid is None:
+            raise UnknownPointError(point_id)
+        return sid
+
+    def _history_rows(self, sid: int, rows: list[tuple[Any, ...]]) -> list[HistoryRow]:
+        dec = self._decoders.get(sid)
+        if dec is None:
+            return [HistoryRow(*r) for r in rows]
+        return [HistoryRow(r[0], r[1], dec(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+
+    async def query(
+        self,
+        asset: str,
+        submodel: str,
+        path: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 1000,
+        descending: bool = False,
+    ) -> list[HistoryRow]:
+        """Samples with start_ns <= ts < end_ns, oldest first (newest first if descending), at most limit."""
+        if limit < 0:
+            raise ValueError("limit must be >= 0")
+        sid = self._series_id(f"{asset}/{submodel}/{path}")
+        sql = f"SELECT {_ROW_COLS} FROM samples WHERE series = ?"
+        params: list[int] = [sid]
+        if start_ns is not None:
+            sql += " AND ts >= ?"
+            params.append(start_ns)
+        if end_ns is not None:
+            sql += " AND ts < ?"
+            params.append(end_ns)
+        sql += " ORDER BY ts DESC, seq DESC LIMIT ?" if descending else " ORDER BY ts, seq LIMIT ?"
+        params.append(limit)
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return self._history_rows(sid, rows)
+
+    async def aggregate(
+        self, asset: str, submodel: str, path: str, start_ns: int, end_ns: int, bucket_ns: int
+    ) -> list[Bucket]:
+        """Per-bucket count/min/max/avg/last of the good, non-null numeric samples in [start_ns, end_ns).
+
+        Buckets start at multiples of bucket_ns since the epoch; empty buckets are left out.
+        """
+        if bucket_ns <= 0:
+            raise ValueError("bucket_ns must be > 0")
+        sid = self._series_id(f"{asset}/{submodel}/{path}")
+        params = {"b": bucket_ns, "sid": sid, "start": start_ns, "end": end_ns, "mask": _GOOD_MASK}
+        rows = await self._read(lambda c: c.execute(_AGGREGATE, params).fetchall())
+        dec = self._decoders.get(sid) or (lambda v: v)
+        return [Bucket(r[0], r[1], dec(r[2]), dec(r[3]), r[4], dec(r[7]), r[5], r[6]) for r in rows]
+
+    async def latest(self, point_id: str) -> HistoryRow | None:
+        """The sample with the newest timestamp of a point, or None if it has none."""
+        sid = self._series_id(point_id)
+        sql = f"SELECT {_ROW_COLS} FROM samples WHERE series = ? ORDER BY ts DESC, seq DESC LIMIT 1"
+        rows = await self._read(lambda c: c.execute(sql, (sid,)).fetchall())
+        return self._history_rows(sid, rows)[0] if rows else None
+
+    async def series(self) -> list[SeriesInfo]:
+        sql = "SELECT id, asset, submodel, path, value_type, unit FROM series ORDER BY id"
+        rows = await self._read(lambda c: c.execute(sql).fetchall())
+        return [SeriesInfo(r[0], f"{r[1]}/{r[2]}/{r[3]}", r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    async def count(self, point_id: str | None = None) -> int:
+        """Committed samples (of one point, or all). Counts rows, so it is O(n)."""
+        if point_id is None:
+            return await self._read(lambda c: c.execute("SELECT count(*) FROM samples").fetchone()[0])
+        sid = self._series_id(point_id)
+        sql = "SELECT count(*) FROM samples WHERE series = ?"
+        return await self._read(lambda c: c.execute(sql, (sid,)).fetchone()[0])
+
+    async def stats(self) -> HistorianStats:
+        path = str(self.settings.path)
+
+        def run(c: sqlite3.Connection) -> tuple[Any, ...]:
+            rows = c.execute("SELECT count(*) FROM samples").fetchone()[0]
+            # per series, so min/max come from the (series, ts) index instead of a table scan
+            n, oldest, newest = c.execute(
+                "SELECT count(*), min((SELECT min(ts) FROM samples WHERE series = s.id)), "
+                "max((SELECT max(ts) FROM samples WHERE series = s.id)) FROM series s"
+            ).fetchone()
+            used = retention.used_bytes(c)
+            sizes = [os.path.getsize(p) if os.path.exists(p) else 0 for p in (path, path + "-wal")]
+            return rows, n, sizes[0], sizes[1], used, oldest, newest
+
+        rows, n, file_bytes, wal_bytes, used, oldest, newest = await self._read(run)
+        return HistorianStats(rows, n, file_bytes, wal_bytes, used, oldest, newest,
+                              self.pending_rows, self.healthy, self.last_error)
+
+    # --- forwarders ---------------------------------------------------------------------
+
+    async def read_since(self, seq: int, limit: int) -> list[StoredSample]:
+        """Committed samples with a seq greater than ``seq``, in seq order, at most limit."""
+        sql = (
+            "SELECT seq, series, ts, value, status, source_ts, server_ts, recv_ts FROM samples "
+            "WHERE seq > ? ORDER BY seq LIMIT ?"
+        )
+        rows = await self._read(lambda c: c.execute(sql, (seq, limit)).fetchall())
+        out = []
+        for r in rows:
+            info = self._series.get(r[1])
+            dec = self._decoders.get(r[1])
+            value = dec(r[3]) if dec is not None else r[3]
+            point = info.point_id if info is not None else f"#{r[1]}"
+            out.append(StoredSample(r[0], point, r[2], value, r[4], r[5], r[6], r[7]))
+        return out
+
+    async def get_cursor(self, name: str) -> int | None:
+        row = await self._read(lambda c: c.execute("SELECT seq FROM cursors WHERE name = ?", (name,)).fetchone())
+        return None if row is None else int(row[0])
+
+    async def set_cursor(self, name: str, seq: int) -> None:
+        """Persist a forwarder's cursor: the last seq the peer acknowledged (rows above it are kept)."""
+        if not name or seq < 0:
+            raise ValueError("a cursor needs a name and a seq >= 0")
+        sql = (
+            "INSERT INTO cursors (name, seq, updated_ns) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_ns = excluded.updated_ns"
+        )
+        await self._read(lambda c: _write(c, sql, (name, seq, wall_clock_ns())))
+
+    async def delete_cursor(self, name: str) -> None:
+        """Forget a forwarder (its unacknowledged rows are no longer protected from retention)."""
+        await self._read(lambda c: _write(c, "DELETE FROM cursors WHERE name = ?", (name,)))
+
+    # --- retention ----------------------------------------------------------------------
+
+    async def enforce_retention(self, now_ns: int | None = None) -> RetentionResult:
+        """One retention pass now (see retention.py); also run every check_interval_s while open."""
+        self._check_open()
+        assert self._maintenance is not None
+        cfg = self.settings.retention
+        now = now_ns if now_ns is not None else wall_clock_ns()
+        async with self._retention_lock:
+            res = await asyncio.get_running_loop().run_in_executor(
+                self._maintenance, lambda: retention.enforce(self._local.conn, cfg, now, stop=self._stop)
+            )
+        if res.deleted_age:
+            self.metrics.retention_deleted.labels(reason="age").inc(res.deleted_age)
+        if res.deleted_size:
+            self.metrics.retention_deleted.labels(reason="size").inc(res.deleted_size)
+        return res
+
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                await self.enforce_retention()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("historian retention failed; retrying in %s s", self.settings.retention.check_interval_s)
+            await asyncio.sleep(self.settings.retention.check_interval_s)
