@@ -1,0 +1,210 @@
+"""Simulated CNC machining centre (``urn:aas-gateway:sim:cnc``).
+
+Behaves like a 3-axis mill running part programs: the machine state decides whether the spindle
+turns and the axes move; a part cycle follows the program's toolpath and bumps the part counter;
+cutting wears the tool in proportion to spindle load until tool life expires (alarm 4100). An
+optional simulated operator acknowledges alarms (and changes the expired tool) after a fixed
+simulated delay so unattended demos do not stall forever.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from asyncua import ua
+
+from simulators import units as u
+from simulators.physics import (
+    AlarmState,
+    FirstOrderLag,
+    MachineState,
+    MonotonicCounter,
+    StateMachine,
+    gaussian,
+)
+from simulators.server import MachineServer, MethodError, MethodSpec, VarSpec
+
+S = MachineState
+TOOL_LIFE_ALARM = 4100
+RANDOM_ALARMS = [(2001, "Coolant level low"), (3005, "Axis Y following error"), (1502, "Door interlock open")]
+
+
+@dataclass(frozen=True)
+class Program:
+    spindle_rpm: float
+    feed_mm_min: float
+    cycle_s: float
+
+
+PROGRAMS = {
+    "O1001_FLANGE": Program(8000.0, 1200.0, 45.0),
+    "O2040_HOUSING": Program(6000.0, 900.0, 90.0),
+    "O3300_SHAFT": Program(10000.0, 1600.0, 30.0),
+}
+
+
+def program_for(name: str) -> Program:
+    """Unknown program names get stable parameters from a CRC (not ``hash``, which is salted)."""
+    if name in PROGRAMS:
+        return PROGRAMS[name]
+    h = zlib.crc32(name.encode())
+    return Program(4000.0 + h % 7000, 600.0 + (h >> 8) % 1400, 30.0 + (h >> 16) % 90)
+
+
+class CncMachine(MachineServer):
+    machine_type = "cnc"
+    default_name = "CNC01"
+    TOOLS = 24
+
+    def __init__(self, name: str | None = None, *, auto_acknowledge_s: float | None = 90.0, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.auto_acknowledge_s = auto_acknowledge_s
+        self.sm = StateMachine(S.RUNNING, {
+            S.RUNNING: [(S.IDLE, 1 / 900), (S.ALARM, 1 / 1800)],
+            S.IDLE: [(S.RUNNING, 1 / 45), (S.SETUP, 1 / 1200)],
+            S.SETUP: [(S.RUNNING, 1 / 180)],
+        })
+        self.alarm = AlarmState()
+        self.program_name = "O1001_FLANGE"
+        self.program = PROGRAMS[self.program_name]
+        self.parts = MonotonicCounter(int(self.rng.uniform(100, 2000)))
+        self.tool = 1 + int(self.rng.random() * self.TOOLS)
+        self.wear = self.rng.uniform(0.0, 30.0)
+        self.cycle_pos = 0.0
+        self.cycle_s = self.program.cycle_s
+        self.spindle = FirstOrderLag(0.6, 0.0)
+        self.load = FirstOrderLag(0.3, 0.0)
+        self.coolant = FirstOrderLag(180.0, 21.0)
+        self.axes = [400.0, 250.0, 200.0]
+
+    def variables(self) -> list[VarSpec]:
+        return [
+            VarSpec("Machine.State", ua.VariantType.String, "Running", description="Running/Idle/Setup/Alarm/Off"),
+            VarSpec("Program.Name", ua.VariantType.String, "O1001_FLANGE"),
+            VarSpec("Program.ExecutionState", ua.VariantType.String, "ACTIVE",
+                    description="ACTIVE/READY/STOPPED/INTERRUPTED"),
+            VarSpec("Program.PartCount", ua.VariantType.UInt32, 0, u.PIECE, description="Parts finished"),
+            VarSpec("Spindle.Speed", ua.VariantType.Double, 0.0, u.RPM, (0.0, 12000.0)),
+            VarSpec("Spindle.Load", ua.VariantType.Double, 0.0, u.PERCENT, (0.0, 150.0)),
+            VarSpec("Feed.Rate", ua.VariantType.Double, 0.0, u.MM_PER_MIN, (0.0, 20000.0)),
+            VarSpec("Feed.Override", ua.VariantType.Double, 100.0, u.PERCENT, (0.0, 150.0), writable=True,
+                    description="Feed override setpoint"),
+            VarSpec("Axes.X.Position", ua.VariantType.Double, 400.0, u.MM, (0.0, 800.0)),
+            VarSpec("Axes.Y.Position", ua.VariantType.Double, 250.0, u.MM, (0.0, 500.0)),
+            VarSpec("Axes.Z.Position", ua.VariantType.Double, 200.0, u.MM, (0.0, 500.0)),
+            VarSpec("Coolant.Temperature", ua.VariantType.Double, 21.0, u.CELSIUS, (0.0, 60.0)),
+            VarSpec("Tool.Number", ua.VariantType.Int32, 1, description="Tool in spindle"),
+            VarSpec("Tool.Wear", ua.VariantType.Double, 0.0, u.PERCENT, (0.0, 100.0),
+                    description="Used tool life; 100 % raises alarm 4100"),
+            VarSpec("Alarm.Active", ua.VariantType.Boolean, False),
+            VarSpec("Alarm.Code", ua.VariantType.Int32, 0),
+            VarSpec("Alarm.Message", ua.VariantType.String, ""),
+        ]
+
+    def methods(self) -> list[MethodSpec]:
+        return [
+            MethodSpec("AcknowledgeAlarm", self.acknowledge_alarm, description="Reset the active alarm"),
+            MethodSpec("StartProgram", self.start_program,
+                       [("name", ua.VariantType.String, "Program name")], "Load and start a part program"),
+            MethodSpec("ResetCounters", self.reset_counters, description="Set Program.PartCount to 0"),
+            MethodSpec("ChangeTool", self.change_tool, description="Load the next tool (wear 0 %)"),
+        ]
+
+    # ------------------------------------------------------------------ commands
+    def acknowledge_alarm(self) -> None:
+        if self.alarm.active:
+            self.alarm.clear()
+            self.sm.force(S.IDLE)
+
+    def start_program(self, name: str) -> None:
+        if self.alarm.active:
+            raise MethodError(ua.StatusCodes.BadInvalidState, "acknowledge the alarm first")
+        if not name:
+            raise ValueError("empty program name")
+        self.program_name, self.program = name, program_for(name)
+        self.cycle_pos, self.cycle_s = 0.0, self.program.cycle_s
+        self.sm.force(S.RUNNING)
+
+    def reset_counters(self) -> None:
+        self.parts.reset()
+
+    def change_tool(self) -> None:
+        self.tool = self.tool % self.TOOLS + 1
+        self.wear = 0.0
+        if self.alarm.active and self.alarm.code == TOOL_LIFE_ALARM:
+            self.alarm.clear()  # the cause is gone; the machine waits in Idle for the next start
+            self.sm.force(S.IDLE)
+
+    def raise_alarm(self, code: int, message: str) -> None:
+        """Fault injection: put the machine into Alarm with this code."""
+        self.alarm.raise_(code, message, self.sim_time)
+        self.sm.force(S.ALARM)
+
+    # ------------------------------------------------------------------ physics
+    def step(self, dt: float) -> dict[str, Any]:
+        rng = self.rng
+        state = self.sm.step(rng, dt)
+        if state == S.ALARM and not self.alarm.active:
+            code, message = RANDOM_ALARMS[int(rng.random() * len(RANDOM_ALARMS))]
+            self.raise_alarm(code, message)
+        if (self.alarm.active and self.auto_acknowledge_s is not None
+                and self.sim_time - self.alarm.since >= self.auto_acknowledge_s):
+            if self.alarm.code == TOOL_LIFE_ALARM:
+                self.change_tool()
+            self.acknowledge_alarm()
+        state = self.sm.state
+
+        override = max(0.0, float(self.model("Feed.Override")))
+        prog = self.program
+        cutting = False
+        if state == S.RUNNING:
+            self.cycle_pos += dt
+            if self.cycle_pos >= self.cycle_s:
+                self.parts.add()
+                self.cycle_pos = 0.0
+                self.cycle_s = prog.cycle_s * (1.0 + gaussian(rng, 0.02))
+            phase = self.cycle_pos / self.cycle_s
+            cutting = 0.1 <= phase < 0.9
+            spindle_target = prog.spindle_rpm if cutting else 0.5 * prog.spindle_rpm
+            feed = prog.feed_mm_min * override / 100.0 if cutting else 0.0
+            load_target = (32.0 * override / 100.0 * (1.0 + 0.6 * self.wear / 100.0)) if cutting else 4.0
+            if cutting:
+                # contour pocket: 3 loops per cycle, stepping down 2 mm per fifth of the cycle
+                angle = 2 * math.pi * 3 * (phase - 0.1) / 0.8
+                self.axes = [400.0 + 150.0 * math.cos(angle), 250.0 + 100.0 * math.sin(angle),
+                             100.0 - 2.0 * int((phase - 0.1) / 0.8 * 5)]
+            else:
+                self.axes[2] = 200.0  # retracted
+        else:
+            spindle_target, feed, load_target = 0.0, 0.0, 0.0
+
+        speed = self.spindle.step(spindle_target, dt)
+        load = self.load.step(load_target, dt)
+        if cutting:
+            self.wear = min(100.0, self.wear + 0.33 * (load / 40.0) * dt)  # ~5 min of cutting per tool
+            if self.wear >= 100.0:
+                self.raise_alarm(TOOL_LIFE_ALARM, f"Tool life expired: change tool T{self.tool}")
+        coolant = self.coolant.step(20.0 + 0.15 * load, dt)
+        state = self.sm.state  # a tool-life alarm may have been raised just now
+        execution = {S.RUNNING: "ACTIVE", S.IDLE: "READY", S.ALARM: "INTERRUPTED"}.get(state, "STOPPED")
+        return {
+            "Machine.State": state.value,
+            "Program.Name": self.program_name,
+            "Program.ExecutionState": execution,
+            "Program.PartCount": self.parts.value,
+            "Spindle.Speed": round(speed + (gaussian(rng, 3.0) if speed > 1 else 0.0), 1),
+            "Spindle.Load": round(max(0.0, load + (gaussian(rng, 0.8) if speed > 1 else 0.0)), 2),
+            "Feed.Rate": round(feed, 1),
+            "Axes.X.Position": round(self.axes[0], 3),
+            "Axes.Y.Position": round(self.axes[1], 3),
+            "Axes.Z.Position": round(self.axes[2], 3),
+            "Coolant.Temperature": round(coolant + gaussian(rng, 0.03), 2),
+            "Tool.Number": self.tool,
+            "Tool.Wear": round(self.wear, 3),
+            "Alarm.Active": self.alarm.active,
+            "Alarm.Code": self.alarm.code,
+            "Alarm.Message": self.alarm.message,
+        }

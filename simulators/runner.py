@@ -1,0 +1,164 @@
+"""Command line and reusable async entry point to run several simulated machines in one process.
+
+``python -m simulators --machine cnc:4841 --machine scale:0:n=5000,rate_hz=2 --json`` prints one
+line per machine (endpoint, namespace) and then ``{"ready": true}``, so a parent process (the
+gateway's tests, ``aas-gateway simulate|demo``) can read where to connect, and runs until
+SIGINT/SIGTERM. All machines share one event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulators.cnc import CncMachine
+from simulators.energy import EnergyMeter
+from simulators.imm import ImmMachine
+from simulators.scale import ScaleMachine
+from simulators.server import MachineServer
+
+MACHINE_TYPES: dict[str, type[MachineServer]] = {
+    "cnc": CncMachine,
+    "imm": ImmMachine,
+    "energy": EnergyMeter,
+    "scale": ScaleMachine,
+}
+
+# machine kwargs that may be given as key=val in a --machine spec, with their parsers
+_OPTION_TYPES: dict[str, Callable[[str], Any]] = {
+    "name": str, "n": int, "rate_hz": float, "seed": int, "tick_s": float, "auto_acknowledge_s": float,
+}
+
+
+@dataclass
+class MachineSpec:
+    type: str
+    port: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> MachineSpec:
+        """``TYPE[:PORT][:key=val,...]``, e.g. ``scale:0:n=5000,rate_hz=2,name=SCALE01``."""
+        parts = text.split(":", 2)
+        mtype = parts[0].strip().lower()
+        if mtype not in MACHINE_TYPES:
+            raise ValueError(f"unknown machine type {mtype!r} (known: {', '.join(MACHINE_TYPES)})")
+        port = int(parts[1]) if len(parts) > 1 and parts[1] != "" else 0
+        options: dict[str, Any] = {}
+        if len(parts) > 2 and parts[2]:
+            for pair in parts[2].split(","):
+                key, sep, value = pair.partition("=")
+                key = key.strip()
+                if not sep or key not in _OPTION_TYPES:
+                    raise ValueError(f"bad option {pair!r} in {text!r} (known: {', '.join(_OPTION_TYPES)})")
+                options[key] = _OPTION_TYPES[key](value.strip())
+        return cls(mtype, port, options)
+
+
+def build_machines(
+    specs: Sequence[MachineSpec | str], *, host: str = "127.0.0.1", seed: int = 0, tick_s: float = 0.1
+) -> list[MachineServer]:
+    """Instantiate (not start) machines; machine i gets ``seed + i`` unless its spec sets a seed."""
+    machines = []
+    for i, spec in enumerate(specs):
+        if isinstance(spec, str):
+            spec = MachineSpec.parse(spec)
+        kwargs: dict[str, Any] = {"host": host, "port": spec.port, "seed": seed + i, "tick_s": tick_s}
+        kwargs.update(spec.options)
+        machines.append(MACHINE_TYPES[spec.type](**kwargs))
+    return machines
+
+
+def describe(machine: MachineServer) -> dict[str, Any]:
+    return {"type": machine.machine_type, "name": machine.name, "endpoint": machine.endpoint,
+            "namespace": machine.namespace_uri}
+
+
+async def run_machines(
+    specs: Sequence[MachineSpec | str],
+    *,
+    host: str = "127.0.0.1",
+    seed: int = 0,
+    tick_s: float = 0.1,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[list[MachineServer]], None] | None = None,
+) -> list[MachineServer]:
+    """Start all machines concurrently, call ``on_ready``, run until ``stop`` is set, stop them.
+
+    Without ``stop`` it runs until cancelled. Returns the (stopped) machines.
+    """
+    machines = build_machines(specs, host=host, seed=seed, tick_s=tick_s)
+    results = await asyncio.gather(*(m.start() for m in machines), return_exceptions=True)
+    try:
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        if on_ready is not None:
+            on_ready(machines)
+        await (stop.wait() if stop is not None else asyncio.Future())
+    finally:
+        await asyncio.gather(*(m.stop() for m in machines), return_exceptions=True)
+    return machines
+
+
+def quiet_asyncua_logging() -> None:
+    """asyncua logs every request at INFO; the simulators only want warnings and errors."""
+    for name in ("asyncua", "asyncua.server", "asyncua.client"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m simulators", description="Run simulated OPC UA machines.")
+    p.add_argument("--machine", action="append", required=True, metavar="TYPE[:PORT][:key=val,...]",
+                   help=f"machine to run (types: {', '.join(MACHINE_TYPES)}); repeatable")
+    p.add_argument("--seed", type=int, default=0, help="base seed (machine i uses seed+i)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    p.add_argument("--tick", type=float, default=0.1, help="update tick in seconds (default 0.1)")
+    p.add_argument("--json", action="store_true", help="print JSON lines for machine-readable startup")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        specs = [MachineSpec.parse(s) for s in args.machine]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_asyncua_logging()
+
+    def ready(machines: list[MachineServer]) -> None:
+        for m in machines:
+            if args.json:
+                print(json.dumps(describe(m)))
+            else:
+                print(f"{m.machine_type:<7}{m.name:<10}{m.endpoint:<30}{m.namespace_uri}")
+        if args.json:
+            print(json.dumps({"ready": True}))
+        sys.stdout.flush()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # not on Windows
+                loop.add_signal_handler(sig, stop.set)
+        await run_machines(specs, host=args.host, seed=args.seed, tick_s=args.tick, stop=stop, on_ready=ready)
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:  # signal arrived before the handlers were installed
+        return 0
+    except OSError as exc:  # e.g. port in use
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
