@@ -467,10 +467,12 @@ class Historian:
 
     async def _retention_loop(self) -> None:
         while True:
+            # the first pass comes one interval after open: opening stays fast, and a caller that
+            # wants a pass right away calls enforce_retention()
+            await asyncio.sleep(self.settings.retention.check_interval_s)
             try:
                 await self.enforce_retention()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("historian retention failed; retrying in %s s", self.settings.retention.check_interval_s)
-            await asyncio.sleep(self.settings.retention.check_interval_s)
