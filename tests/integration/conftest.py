@@ -1,0 +1,57 @@
+"""Fixtures for tests against real simulators on loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.config import GatewayConfig, parse_config
+from simulators.server import MachineServer
+
+
+@pytest.fixture
+async def machines() -> AsyncIterator[Callable[..., Any]]:
+    """Factory starting simulators on free ports; all are stopped at teardown."""
+    started: list[MachineServer] = []
+
+    async def start(cls: type[MachineServer], **kwargs: Any) -> MachineServer:
+        kwargs.setdefault("port", 0)
+        sim = cls(**kwargs)
+        await sim.start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        if sim.running:
+            await sim.stop()
+
+
+def source(sim: MachineServer, **overrides: Any) -> dict[str, Any]:
+    src = {
+        "type": "opcua", "endpoint": sim.endpoint, "namespace": sim.namespace_uri,
+        "security": {"policy": "None", "mode": "None"},
+        "publishing_interval_ms": 100, "sampling_interval_ms": 0,
+        "health_check_interval_s": 1.0, "node_retry_interval_s": 1.0, "node_check_interval_s": 1.0,
+        "keepalive_s": 1.0, "reconnect": {"initial_delay_s": 0.2, "max_delay_s": 1.0},
+    }
+    src.update(overrides)
+    return src
+
+
+def asset(name: str, sim: MachineServer, paths: dict[str, str], **source_overrides: Any) -> dict[str, Any]:
+    """An asset config for `sim`; `paths` maps simulator variable path -> xs type."""
+    return {
+        "id_short": name, "id": f"urn:test:aas:{name}", "global_asset_id": f"urn:test:asset:{name}",
+        "source": source(sim, **source_overrides),
+        "points": [{"node": f"s={p}", "path": p, "type": t} for p, t in paths.items()],
+    }
+
+
+def gateway_config(tmp_path: Path, *assets: dict[str, Any], **historian: Any) -> GatewayConfig:
+    hist = {"path": str(tmp_path / "historian.sqlite"), "commit_interval_ms": 50}
+    hist.update(historian)
+    return parse_config({"historian": hist, "assets": list(assets)}, env={})
