@@ -152,8 +152,13 @@ class Historian:
         conn = await asyncio.to_thread(open_writer)
         self._readers = ThreadPoolExecutor(READ_THREADS, "historian-read", initializer=self._init_conn)
         self._maintenance = ThreadPoolExecutor(1, "historian-retention", initializer=self._init_conn)
-        for info in await self.series():
-            self._remember(info)
+        try:
+            for info in await self.series():
+                self._remember(info)
+        except BaseException:
+            conn.close()
+            await self._close_pools()
+            raise
         self._writer = BatchWriter(
             conn,
             max_batch=self.settings.max_batch,
@@ -189,14 +194,18 @@ class Historian:
                 await self._retention_task
         await asyncio.to_thread(self._writer.stop, CLOSE_TIMEOUT_S)
         self._progress()
+        await self._close_pools()
+        log.info("historian closed (%d samples written in this session)", self._writer.done)
+
+    async def _close_pools(self) -> None:
         for pool in (self._readers, self._maintenance):
             if pool is not None:
                 await asyncio.to_thread(pool.shutdown, True)
+        self._readers = self._maintenance = None
         with self._conns_lock:
             for conn in self._conns:
                 conn.close()
             self._conns.clear()
-        log.info("historian closed (%d samples written in this session)", self._writer.done)
 
     def _init_conn(self) -> None:
         conn = schema.connect(self.settings.path, self.settings.synchronous, BUSY_TIMEOUT_MS)
@@ -254,6 +263,8 @@ class Historian:
         """Queue samples for the writer. Returns at once unless more than max_pending rows are waiting."""
         writer = self._check_open()
         rows = self._rows(samples)
+        if not rows:
+            return
         while writer.pending >= self.settings.max_pending:
             self._space.clear()
             await self._space.wait()

@@ -128,8 +128,7 @@ class BatchWriter:
                 batch, self._pending = self._pending, []
             else:
                 batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                self._first_pending_at = time.monotonic()
+                del self._pending[: self._max_batch]  # the rest has waited long enough: no new window
             self._taken += len(batch)
             return batch
 
