@@ -155,6 +155,8 @@ class CncMachine(MachineServer):
             if self.alarm.code == TOOL_LIFE_ALARM:
                 self.change_tool()
             self.acknowledge_alarm()
+        if self.sm.state == S.RUNNING and self.wear >= 100.0:  # refuses to cut with a dead tool
+            self.raise_alarm(TOOL_LIFE_ALARM, f"Tool life expired: change tool T{self.tool}")
         state = self.sm.state
 
         override = max(0.0, float(self.model("Feed.Override")))
