@@ -294,3 +294,24 @@ async def test_many_small_appends_from_concurrent_tasks(historian: Historian) ->
     await historian.flush()
     for p in points:
         assert [r.value for r in await historian.query(*p.split("/"), limit=1000)] == [float(i) for i in range(200)]
+
+
+async def test_close_gives_up_loudly_when_the_database_stays_unwritable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 20)
+    monkeypatch.setattr(store, "CLOSE_TIMEOUT_S", 0.3)
+    settings = make_settings(tmp_path / "h.sqlite", commit_interval_ms=1)
+    h = Historian(settings)
+    await h.open()
+    await h.register_series("a/s/p", "xs:int", None)
+    blocker = sqlite3.connect(settings.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        await h.append([sample("a/s/p", 1, T0)])
+        await poll(lambda: not h.healthy, what="the writer to report the failure")
+        await asyncio.wait_for(h.close(), 20)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert "1 samples that could not be written" in caplog.text
