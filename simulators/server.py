@@ -356,6 +356,14 @@ class MachineServer:
         self._total_attr = None
         if server is not None:
             oplimits.unregister(server.iserver)
+            # asyncua's stop waits for its 1 Hz ServerStatus.CurrentTime loop to notice a flag
+            # (up to 1 s); cancelling that task first makes stop/start cycles fast
+            time_task = getattr(server.iserver, "time_task", None)
+            if time_task is not None:
+                time_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await time_task
+                server.iserver.time_task = None
             await server.stop()
 
     async def _run(self) -> None:
@@ -384,11 +392,13 @@ class MachineServer:
     async def _publish(self, changed: dict[str, Any]) -> None:
         """Write a tick's changed values in one batch.
 
-        Cheapest correct path (measured, see README): set the node's AttributeValue directly and
-        fire its datachange callbacks (which feed subscriptions), as
-        ``AddressSpace.write_attribute_value`` does, minus its per-call dict lookups and variant
-        type check (our types are fixed by the spec). Coroutines are only created for nodes that
-        somebody monitors.
+        Cheapest correct path: set the node's AttributeValue directly and fire its datachange
+        callbacks (which feed subscriptions), as ``AddressSpace.write_attribute_value`` does, minus
+        its per-call lookups and variant type check (our types are fixed by the spec); coroutines
+        are only created for monitored nodes. Measured on the 2-core dev machine, CPU per 1,000
+        updates: 4.3 ms here vs 7.6 ms via ``Server.write_attribute_value`` when nobody subscribes;
+        with every variable subscribed both cost ~35-40 ms (asyncua's monitored-item handling
+        dominates) plus ~10 ms for encoding the publish responses.
         """
         if self._server is None:
             return
