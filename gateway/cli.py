@@ -35,8 +35,8 @@ async def run_gateway(cfg: GatewayConfig, stop: asyncio.Event, status_every_s: f
             try:
                 await asyncio.wait_for(stop.wait(), status_every_s or None)
             except TimeoutError:
-                stats = await gw.historian.stats()
-                print(f"--- {stats.rows} samples stored in {cfg.historian.path}", flush=True)
+                print(f"--- {gw.historian.committed_this_session} samples stored since start in "
+                      f"{cfg.historian.path}", flush=True)
                 for line in gw.status_lines():
                     print("    " + line, flush=True)
         log.info("stopping...")

@@ -113,6 +113,8 @@ def quiet_asyncua_logging() -> None:
     """asyncua logs every request at INFO; the simulators only want warnings and errors."""
     for name in ("asyncua", "asyncua.server", "asyncua.client"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # "no signing/encrypting policy" at every start: true of a security-None simulator, and no news
+    logging.getLogger("asyncua.server.server").setLevel(logging.ERROR)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -58,7 +58,8 @@ class PollGroup:
             await asyncio.sleep(next_t - now)
 
     async def poll_once(self) -> None:
-        active = [p for p in self.points if not p.missing and p.node_id is not None]
+        # missing nodes are read too: a poll is the cheapest retry there is
+        active = [p for p in self.points if p.node_id is not None]
         if not active:
             return
 
@@ -79,8 +80,12 @@ class PollGroup:
         for p, dv in zip(active, results, strict=True):
             s = to_sample(p.spec.point_id, dv, now)
             if s.status in _MISSING_CODES:
-                await self._mark_missing(p, s.status, "node does not exist on the server")
+                if not p.missing or p.health.status != s.status:
+                    await self._mark_missing(p, s.status, "node does not exist on the server")
                 continue
+            if p.missing:
+                p.missing = False
+                log.info("%s: point %s is back (%s)", self._name, p.spec.point_id, p.spec.address())
             key = (s.value, s.status, s.source_ts)
             if key == p.last_key:
                 continue

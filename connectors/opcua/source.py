@@ -130,12 +130,12 @@ class OpcUaSource:
             await asyncio.wait_for(client.connect(), self.cfg.request_timeout_s * 2)
             namespaces = Namespaces(tuple(await client.get_namespace_array()), self.cfg.namespace)
             self.limits = await read_limits(client)
-            await self._resolve(client, namespaces, [p for p in self.points])
+            resolved = await self._resolve(client, namespaces, self.points)
             async with asyncio.TaskGroup() as tg:
                 if self.cfg.mode == "subscription":
                     self.subscriptions = SubscriptionEngine(client, self.cfg, self.points, self.limits,
                                                             self._deliver, self._mark_missing, self.name)
-                    await self.subscriptions.add([p for p in self.points if not p.missing])
+                    await self.subscriptions.add(resolved)
                     tg.create_task(self._every(_SUPERVISE_PERIOD_S, self.subscriptions.supervise))
                     tg.create_task(self._every(self.cfg.node_check_interval_s, self.subscriptions.check_quiet_nodes))
                 else:
@@ -174,15 +174,17 @@ class OpcUaSource:
 
     # --- addressing -------------------------------------------------------------------------
 
-    async def _resolve(self, client: Client, ns: Namespaces, points: list[PointState]) -> list[PointState]:
-        """Resolve addresses of `points`; unresolvable ones are marked missing. Returns the resolved ones."""
+    async def _resolve(self, client: Client, ns: Namespaces, points: Sequence[PointState]) -> list[PointState]:
+        """Resolve addresses of `points`; unresolvable ones are marked missing. Returns the resolved ones.
+
+        A resolved point stays `missing` until its node answers (monitored item created, or read).
+        """
         by_path: list[tuple[PointState, ua.BrowsePath]] = []
         ok: list[PointState] = []
         for p in points:
             try:
                 if p.spec.node is not None:
                     p.node_id = parse_node_id(p.spec.node, ns)
-                    p.missing = False
                     ok.append(p)
                 else:
                     by_path.append((p, parse_browse_path(p.spec.browse_path or "", ns)))
@@ -198,7 +200,6 @@ class OpcUaSource:
                     await self._mark_missing(p, res.status, str(res))
                 else:
                     p.node_id = res
-                    p.missing = False
                     ok.append(p)
         return ok
 
@@ -206,7 +207,7 @@ class OpcUaSource:
         missing = [p for p in self.points if p.missing]
         if not missing:
             return
-        log.info("%s: retrying %d missing point(s)", self.name, len(missing))
+        log.debug("%s: retrying %d missing point(s)", self.name, len(missing))
         resolved = await self._resolve(client, ns, missing)
         if self.subscriptions is not None and resolved:
             await self.subscriptions.add(resolved)
@@ -229,9 +230,10 @@ class OpcUaSource:
         await self._emit(samples)
 
     async def _mark_missing(self, p: PointState, status: int, message: str) -> None:
-        if not p.missing or p.health.status != status:
-            log.warning("%s: point %s (%s) is bad: %s [%s]; retrying every %.0f s", self.name, p.point_id,
-                        p.spec.address(), message, st.status_name(status), self.cfg.node_retry_interval_s)
+        # warn on the transition only: a node missing for a month must not log every retry
+        level = logging.WARNING if not p.missing or p.health.status != status else logging.DEBUG
+        log.log(level, "%s: point %s (%s) is bad: %s [%s]; retrying every %.0f s", self.name, p.point_id,
+                p.spec.address(), message, st.status_name(status), self.cfg.node_retry_interval_s)
         p.missing = True
         p.health.error = message
         await self._emit_status(p, status)

@@ -151,7 +151,9 @@ class SubscriptionEngine:
         for p, res in zip(points, results, strict=True):
             if res.StatusCode.is_good():
                 p.monitored_item_id = res.MonitoredItemId
-                p.missing = False
+                if p.missing:
+                    p.missing = False
+                    log.info("%s: point %s is back (%s)", self._name, p.point_id, p.spec.address())
             else:
                 sub.points.discard(p)
                 p.subscription = None
@@ -188,6 +190,7 @@ class SubscriptionEngine:
             return  # keep-alive
         now = now_ns()
         samples: list[Sample] = []
+        gone: list[PointState] = []
         points = self._points
         for notif in data:
             if isinstance(notif, ua.DataChangeNotification):
@@ -199,7 +202,10 @@ class SubscriptionEngine:
                     if p.subscription is not sub:
                         continue  # late notification of an item we already dropped
                     p.seen = True
-                    samples.append(to_sample(p.spec.point_id, item.Value, now))
+                    s = to_sample(p.spec.point_id, item.Value, now)
+                    samples.append(s)
+                    if s.status in _MISSING_CODES:
+                        gone.append(p)
             elif isinstance(notif, ua.StatusChangeNotification):
                 code = notif.Status
                 log.warning("%s: server reported status %s for subscription %s; rebuilding it",
@@ -207,6 +213,11 @@ class SubscriptionEngine:
                 sub.needs_rebuild = f"status change {code}"
         if samples:
             await self._deliver(samples)
+        if gone:  # a server that does report a deleted node: drop the item, retry like any missing node
+            await self.remove(gone)
+            for p in gone:
+                await self._mark_missing(p, p.health.status or ua.StatusCodes.BadNodeIdUnknown,
+                                         "server reports the node no longer exists")
 
     # --- supervision -----------------------------------------------------------------
 

@@ -404,6 +404,11 @@ class Historian:
         sql = "SELECT count(*) FROM samples WHERE series = ?"
         return await self._read(lambda c: c.execute(sql, (sid,)).fetchone()[0])
 
+    @property
+    def committed_this_session(self) -> int:
+        """Samples committed since open(): cheap, unlike count() (a table scan)."""
+        return self._writer.done if self._writer is not None else 0
+
     async def stats(self) -> HistorianStats:
         path = str(self.settings.path)
 

@@ -6,6 +6,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+from asyncua import ua
+
 from connectors import status as st
 from connectors.base import ConnectionState
 from gateway.app import Gateway
@@ -99,7 +102,8 @@ async def test_restart_of_server_is_survived(machines: Any, tmp_path: Path) -> N
         await wait_for(every_point_resumed, message="every point delivering again")
 
 
-async def test_removed_node_marks_only_that_point_bad(machines: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("server_notifies", [False, True], ids=["silent-delete", "notified-delete"])
+async def test_removed_node_marks_only_that_point_bad(machines: Any, tmp_path: Path, server_notifies: bool) -> None:
     cnc = await machines(CncMachine, name="CNC01", seed=7)
     cfg = gateway_config(tmp_path, asset("CNC01", cnc, CNC_POINTS))
     async with Gateway(cfg) as gw:
@@ -108,6 +112,11 @@ async def test_removed_node_marks_only_that_point_bad(machines: Any, tmp_path: P
         await wait_for(lambda: points["CNC01/OperationalData/Coolant.Temperature"].status == st.GOOD,
                        message="coolant good")
         cnc.freeze("Coolant.Temperature")  # a quiet node: only the existence check can notice it vanish
+        if server_notifies:  # some servers do report the deletion as the item's status
+            assert cnc._server is not None
+            await cnc._server.write_attribute_value(
+                ua.NodeId("Coolant.Temperature", cnc.namespace_index),
+                ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)))
         await cnc.remove_node("Coolant.Temperature")
         await wait_for(lambda: points["CNC01/OperationalData/Coolant.Temperature"].status == st.BAD_NODE_ID_UNKNOWN,
                        message="removed node marked BadNodeIdUnknown")
