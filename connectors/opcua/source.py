@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from asyncua import Client, ua
 
@@ -167,7 +167,7 @@ class OpcUaSource:
         for g in self.poll_groups:
             tg.create_task(g.run())
 
-    async def _every(self, period_s: float, fn) -> None:  # type: ignore[no-untyped-def]
+    async def _every(self, period_s: float, fn: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(period_s)
             await fn()
