@@ -116,13 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     d.add_argument("--log-format", default="text", choices=["text", "json"])
     d.set_defaults(func=cmd_demo)
+
+    from gateway.history_cli import add_parser as add_history
+
+    add_history(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # `aas-gateway history ... | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

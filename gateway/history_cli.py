@@ -1,0 +1,85 @@
+"""`aas-gateway history`: look into the historian from a terminal, without sqlite3 or the API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from pathlib import Path
+
+from connectors import status as st
+from connectors.sample import now_ns, ns_to_iso
+from gateway.config import ConfigError, HistorianSettings, load_config
+from gateway.historian import Historian, UnknownPointError
+
+_UNITS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
+
+
+def parse_duration(text: str) -> int:
+    """'500ms', '10s', '5m', '1h', '2d' -> nanoseconds."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 10s, 5m, 1h or 2d")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _status(code: int) -> str:
+    return "Good" if code == 0 else st.status_name(code)
+
+
+async def _show(db: Path, point: str | None, last: int, since_ns: int, bucket_ns: int | None) -> int:
+    async with Historian(HistorianSettings(path=db)) as h:
+        if point is None:
+            for info in await h.series():
+                row = await h.latest(info.point_id)
+                latest = f"{row.value!r} [{_status(row.status)}] at {ns_to_iso(row.ts)}" if row else "-"
+                print(f"{info.point_id:<55} {info.value_type or '':<16} {info.unit or '':<8} {latest}")
+            return 0
+        asset, _, rest = point.partition("/")
+        submodel, _, path = rest.partition("/")
+        try:
+            if bucket_ns:
+                end = now_ns()
+                buckets = await h.aggregate(asset, submodel, path, end - since_ns, end, bucket_ns)
+                print(f"{'bucket start':<28} {'count':>6} {'min':>12} {'max':>12} {'avg':>12} {'last':>12}")
+                for b in buckets:
+                    print(f"{ns_to_iso(b.start_ns):<28} {b.count:>6} {b.min!s:>12.12} {b.max!s:>12.12} "
+                          f"{b.avg:>12.4f} {b.last!s:>12.12}")
+            else:
+                rows = await h.query(asset, submodel, path, start_ns=now_ns() - since_ns, limit=last,
+                                     descending=True)
+                for r in reversed(rows):
+                    print(f"{ns_to_iso(r.ts):<28} {r.value!r:<24} {_status(r.status)}")
+        except UnknownPointError:
+            print(f"unknown point {point!r}; run without a point to list them (asset/submodel/path)",
+                  file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    if args.db:
+        db = Path(args.db)
+    else:
+        try:
+            db = load_config(args.config).historian.path
+        except ConfigError as e:
+            print(e.report(), file=sys.stderr)
+            return 2
+    if not db.exists():
+        print(f"no historian at {db}", file=sys.stderr)
+        return 1
+    return asyncio.run(_show(db, args.point, args.last, args.since, args.bucket))
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    h = sub.add_parser("history", help="list stored points, or show a point's recent samples or trend")
+    src = h.add_mutually_exclusive_group(required=True)
+    src.add_argument("--db", help="historian file, e.g. demo-data/historian.sqlite")
+    src.add_argument("-c", "--config", help="gateway configuration (uses its historian)")
+    h.add_argument("point", nargs="?", help="asset/submodel/idShortPath, e.g. IMM01/OperationalData/Counters.Scrap")
+    h.add_argument("--last", type=int, default=20, help="how many recent samples (default 20)")
+    h.add_argument("--since", type=parse_duration, default=parse_duration("1h"), help="time window (default 1h)")
+    h.add_argument("--bucket", type=parse_duration, default=None, help="aggregate per bucket, e.g. 1m")
+    h.set_defaults(func=cmd_history)
