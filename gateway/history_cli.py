@@ -73,7 +73,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     return asyncio.run(_show(db, args.point, args.last, args.since, args.bucket))
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     h = sub.add_parser("history", help="list stored points, or show a point's recent samples or trend")
     src = h.add_mutually_exclusive_group(required=True)
     src.add_argument("--db", help="historian file, e.g. demo-data/historian.sqlite")
