@@ -1,0 +1,206 @@
+"""Writing live samples into the model: the pipeline's hot path.
+
+Every sample of every point ends in `set_live_value`, thousands of times per
+second, so the work per call is a few attribute sets on objects created at
+build time (no list edits, no lookups by name).
+
+Representation (all of it constraint-clean Normal JSON, checked by
+aas-test-engines in the tests):
+
+- ``Property.value``: the last *usable* value. A sample with a bad status
+  (``status & 0x80000000``) does not overwrite it; before the first good
+  sample it is ``None``.
+- Qualifier ``SourceTimestamp`` (xs:dateTime, ValueQualifier): source time of
+  the latest sample, good or bad, UTC with microsecond resolution.
+- Qualifier ``StatusCode`` (xs:string, ValueQualifier): the OPC UA status code
+  of the latest sample as ``0x`` + 8 hex digits; ``0x80320000``
+  (BadWaitingForInitialData) until the first sample arrives. A string, not
+  xs:unsignedInt, because BaSyx drops falsy qualifier values from Normal JSON,
+  so Good (0) would vanish.
+- Qualifier ``Quality`` (xs:string, ValueQualifier): ``Good``, ``Uncertain`` or
+  ``Bad``, the severity bits of the status code, so a client can spot bad data
+  without decoding numbers. With ``Bad`` the value is the last good one and
+  the timestamp is that of the bad sample.
+- Qualifier ``Unit`` (xs:string, ConceptQualifier) and ``Writable``
+  (xs:boolean ``true``, ConceptQualifier) are static and set by the builder;
+  a read-only point has no ``Writable`` qualifier (again: BaSyx would drop
+  ``false``).
+
+Qualifiers rather than an IEC 61360 data specification: a data specification
+needs a preferredName in English and more (AASc-3a-002/-009), belongs on a
+ConceptDescription, and cannot carry per-sample state; qualifiers are the
+metamodel's place for facts about one element instance.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from basyx.aas import model
+
+from aas_models import ids
+
+BAD_MASK = 0x80000000
+STATUS_GOOD = 0
+STATUS_BAD_WAITING_FOR_INITIAL_DATA = 0x80320000
+STATUS_BAD_TYPE_MISMATCH = 0x80740000
+
+Q_SOURCE_TIMESTAMP = "SourceTimestamp"
+Q_STATUS_CODE = "StatusCode"
+Q_QUALITY = "Quality"
+Q_UNIT = "Unit"
+Q_WRITABLE = "Writable"
+
+# index = status >> 30 (the two severity bits of an OPC UA status code)
+_SEVERITY = ("Good", "Uncertain", "Bad", "Bad")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _ext(iri: str) -> model.ExternalReference:
+    return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, iri),))
+
+
+def status_text(status: int) -> str:
+    return f"0x{status:08X}"
+
+
+def quality_name(status: int) -> str:
+    return _SEVERITY[(status >> 30) & 3]
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """UTC datetime of a nanosecond Unix timestamp (truncated to microseconds)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def datetime_to_ns(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def _parse_datetime(v: Any) -> datetime:
+    if isinstance(v, datetime):
+        return v if v.tzinfo is not None else v.replace(tzinfo=UTC)
+    if isinstance(v, str):
+        dt = datetime.fromisoformat(v)  # 3.11 accepts the trailing 'Z'
+        return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+    raise TypeError(f"cannot use {type(v).__name__} as xs:dateTime")
+
+
+def _to_decimal(v: Any) -> decimal.Decimal:
+    if isinstance(v, decimal.Decimal):
+        d = v
+    elif isinstance(v, bool):
+        d = decimal.Decimal(int(v))
+    elif isinstance(v, int):
+        d = decimal.Decimal(v)
+    elif isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"{v!r} is not an xs:decimal (no NaN or infinity)")
+        d = decimal.Decimal(repr(v))  # the shortest repr, not the binary expansion
+    else:
+        d = decimal.Decimal(str(v))
+    if not d.is_finite():
+        raise ValueError(f"{v!r} is not an xs:decimal (no NaN or infinity)")
+    return d
+
+
+def converter(value_type: type) -> Callable[[Any], Any] | None:
+    """What turns a pipeline value into what BaSyx stores for `value_type`; None if BaSyx casts it itself."""
+    if value_type is model.datatypes.DateTime:
+        return _parse_datetime
+    if value_type is model.datatypes.Decimal:
+        return _to_decimal
+    return None
+
+
+def _make_qualifier(type_: str, value_type: type, value: Any, kind: model.QualifierKind, sem: str) -> model.Qualifier:
+    return model.Qualifier(type_, value_type, value=value, kind=kind, semantic_id=_ext(sem))
+
+
+def attach(prop: model.Property) -> None:
+    """Give `prop` the live-state qualifiers (if missing) and cache handles to them."""
+    vq = model.QualifierKind.VALUE_QUALIFIER
+    specs: tuple[tuple[str, type, Any, str], ...] = (
+        (Q_SOURCE_TIMESTAMP, model.datatypes.DateTime, None, ids.QUALIFIER_SOURCE_TIMESTAMP),
+        (
+            Q_STATUS_CODE,
+            model.datatypes.String,
+            status_text(STATUS_BAD_WAITING_FOR_INITIAL_DATA),
+            ids.QUALIFIER_STATUS_CODE,
+        ),
+        (Q_QUALITY, model.datatypes.String, quality_name(STATUS_BAD_WAITING_FOR_INITIAL_DATA), ids.QUALIFIER_QUALITY),
+    )
+    handles = []
+    for name, vt, initial, sem in specs:
+        try:
+            q = prop.get_qualifier_by_type(name)
+        except KeyError:
+            q = _make_qualifier(name, vt, initial, vq, sem)
+            prop.qualifier.add(q)
+        handles.append(q)
+    # Cached as plain attributes on the Property: BaSyx serialisers only read model fields, so they
+    # never leak, and a Property replaced through the API is attached again on its first sample.
+    prop._q_ts, prop._q_status, prop._q_quality = handles  # type: ignore[attr-defined]
+    prop._convert = converter(prop.value_type)  # type: ignore[attr-defined]
+
+
+def set_live_value(prop: model.Property, value: Any, source_ts_ns: int | None, status: int) -> None:
+    """Store one sample in `prop`: value (unless bad), source timestamp and status.
+
+    `value` is already coerced by `aas_models.datatypes.coercer` (xs:dateTime
+    as an ISO string). A value that still does not fit the Property's type is
+    not stored and the status becomes BadTypeMismatch, so the problem is visible.
+    """
+    try:
+        q_ts: model.Qualifier = prop._q_ts  # type: ignore[attr-defined]
+    except AttributeError:
+        attach(prop)
+        q_ts = prop._q_ts  # type: ignore[attr-defined]
+    if not status & BAD_MASK:
+        conv = prop._convert  # type: ignore[attr-defined]
+        try:
+            prop.value = value if conv is None else conv(value)
+        except (TypeError, ValueError, ArithmeticError):
+            status = STATUS_BAD_TYPE_MISMATCH
+    q_ts.value = None if source_ts_ns is None else _EPOCH + timedelta(microseconds=source_ts_ns // 1000)
+    prop._q_status.value = f"0x{status:08X}"  # type: ignore[attr-defined]
+    prop._q_quality.value = _SEVERITY[(status >> 30) & 3]  # type: ignore[attr-defined]
+
+
+def status_of(prop: model.Property) -> int:
+    """The status code of the latest sample (BadWaitingForInitialData before the first)."""
+    try:
+        v = prop.get_qualifier_by_type(Q_STATUS_CODE).value
+    except KeyError:
+        return STATUS_GOOD if prop.value is not None else STATUS_BAD_WAITING_FOR_INITIAL_DATA
+    return int(str(v), 16) if v else STATUS_BAD_WAITING_FOR_INITIAL_DATA
+
+
+def source_timestamp_of(prop: model.Property) -> datetime | None:
+    try:
+        v = prop.get_qualifier_by_type(Q_SOURCE_TIMESTAMP).value
+    except KeyError:
+        return None
+    return v if isinstance(v, datetime) else None
+
+
+def unit_of(prop: model.Property) -> str | None:
+    try:
+        v = prop.get_qualifier_by_type(Q_UNIT).value
+    except KeyError:
+        return None
+    return str(v) if v is not None else None
+
+
+def is_writable(element: model.SubmodelElement) -> bool:
+    try:
+        return bool(element.get_qualifier_by_type(Q_WRITABLE).value)
+    except KeyError:
+        return False
