@@ -1,0 +1,379 @@
+"""ValueOnly (``$value``) serialisation and deserialisation (IDTA-01001 ValueOnly encoding).
+
+BaSyx has no ValueOnly support, and Normal JSON carries every Property value
+as a string; dashboards and MES clients want native JSON. This module maps
+each element kind to its ValueOnly form and back.
+
+Decisions:
+
+- Numbers: integer xs types become JSON integers (exact, any size);
+  xs:double/xs:float become JSON numbers; xs:decimal becomes a JSON integer
+  when integral, else a JSON number (it is read back exactly from a decimal
+  string too). NaN and infinities, which JSON has no number for, are
+  written as the xs:double lexical forms ``"NaN"``, ``"INF"``, ``"-INF"`` and
+  accepted back in that form only for xs:double/xs:float.
+- Reading is strict about JSON types: a string for an xs:int or a number for an
+  xs:string is a ValueError, as is an integer out of the range of its type.
+- Elements without a value (Property/MLP/Range/ReferenceElement ... whose
+  value is unset) and Operations/Capabilities are omitted from Submodel, SMC,
+  Entity and annotation objects, as the encoding says. Inside an SML an unset
+  item is written ``null`` instead so that indexes keep their meaning; a list
+  whose items are all Operations/Capabilities is omitted.
+- ``set_from_value`` is a partial update for objects (children not named stay
+  as they are, unknown names are an error) and a full update for lists (the
+  length must match; elements are never created or deleted). It validates the
+  whole value first and only then assigns, so on error nothing changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import decimal
+import math
+from collections.abc import Callable
+from typing import Any
+
+from basyx.aas import model
+from basyx.aas.adapter import _generic
+
+dt = model.datatypes
+_OMIT = object()  # "no ValueOnly form": dropped from the parent
+_FLOAT32_MAX = 3.4028234663852886e38
+_NON_FINITE = {"NaN": math.nan, "INF": math.inf, "-INF": -math.inf}
+
+# --------------------------------------------------------------------------------- property values
+
+
+def property_value_to_json(value: Any, value_type: type) -> Any:
+    """The native JSON value of an xs value (None stays None)."""
+    if value is None:
+        return None
+    if value_type is dt.Boolean:
+        return bool(value)
+    if value_type is dt.Decimal:
+        d = decimal.Decimal(value)
+        if d == d.to_integral_value():
+            return int(d)
+        return float(d)
+    if issubclass(value_type, float):
+        f = float(value)
+        if math.isfinite(f):
+            return f
+        return "NaN" if math.isnan(f) else ("INF" if f > 0 else "-INF")
+    if issubclass(value_type, int):
+        return int(value)
+    if issubclass(value_type, str):
+        return str(value)
+    return dt.xsd_repr(value)
+
+
+def _tname(value_type: type) -> str:
+    return dt.XSD_TYPE_NAMES.get(value_type, value_type.__name__)
+
+
+def property_value_from_json(j: Any, value_type: type) -> Any:
+    """The xs value for a native JSON value; ValueError if it does not fit."""
+    if j is None:
+        return None
+    name = _tname(value_type)
+    if value_type is dt.Boolean:
+        if not isinstance(j, bool):
+            raise ValueError(f"{name} needs a JSON boolean, got {type(j).__name__} {j!r}")
+        return j
+    if value_type is dt.Decimal:
+        if isinstance(j, bool) or not isinstance(j, int | float | str):
+            raise ValueError(f"{name} needs a JSON number, got {type(j).__name__} {j!r}")
+        try:
+            d = decimal.Decimal(repr(j) if isinstance(j, float) else j)
+        except (decimal.InvalidOperation, ValueError):
+            raise ValueError(f"{j!r} is not an {name}") from None
+        if not d.is_finite():
+            raise ValueError(f"{j!r} is not an {name} (no NaN or infinity)")
+        return d
+    if issubclass(value_type, float):
+        if isinstance(j, str) and j in _NON_FINITE:
+            return value_type(_NON_FINITE[j])
+        if isinstance(j, bool) or not isinstance(j, int | float):
+            raise ValueError(f'{name} needs a JSON number (or "NaN", "INF", "-INF"), got {type(j).__name__} {j!r}')
+        try:
+            f = float(j)
+        except OverflowError:
+            raise ValueError(f"{j!r} is out of range for {name}") from None
+        if value_type is dt.Float and math.isfinite(f) and abs(f) > _FLOAT32_MAX:
+            raise ValueError(f"{j!r} is out of range for {name}")
+        return value_type(f)
+    if issubclass(value_type, int):
+        if isinstance(j, bool) or not isinstance(j, int):
+            raise ValueError(f"{name} needs a JSON integer, got {type(j).__name__} {j!r}")
+        try:
+            return value_type(j)
+        except ValueError:
+            raise ValueError(f"{j} is out of range for {name}") from None
+    if not isinstance(j, str):
+        raise ValueError(f"{name} needs a JSON string, got {type(j).__name__} {j!r}")
+    if issubclass(value_type, str):
+        try:
+            return value_type(j)
+        except ValueError as e:
+            raise ValueError(f"{j!r} is not an {name}: {e}") from None
+    try:
+        return dt.from_xsd(j, value_type)
+    except (ValueError, TypeError, binascii.Error) as e:
+        raise ValueError(f"{j!r} is not an {name}: {e}") from None
+
+
+# ---------------------------------------------------------------------------------------- references
+
+
+def reference_to_json(ref: model.Reference) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": _generic.REFERENCE_TYPES[type(ref)],
+        "keys": [{"type": _generic.KEY_TYPES[k.type], "value": k.value} for k in ref.key],
+    }
+    if ref.referred_semantic_id is not None:
+        out["referredSemanticId"] = reference_to_json(ref.referred_semantic_id)
+    return out
+
+
+def reference_from_json(j: Any) -> model.Reference:
+    if not isinstance(j, dict):
+        raise ValueError(f"a Reference must be a JSON object, got {type(j).__name__}")
+    try:
+        rtype = _generic.REFERENCE_TYPES_INVERSE[j["type"]]
+        keys = tuple(model.Key(_generic.KEY_TYPES_INVERSE[k["type"]], k["value"]) for k in j["keys"])
+        referred = j.get("referredSemanticId")
+        referred_ref = reference_from_json(referred) if referred is not None else None
+        if rtype is model.ModelReference:
+            return model.ModelReference(keys, model.Referable, referred_ref)  # type: ignore[type-abstract]
+        return model.ExternalReference(keys, referred_ref)
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"malformed Reference {j!r}: missing or unknown {e}") from None
+
+
+def _specific_asset_id_to_json(s: model.SpecificAssetId) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": s.name, "value": s.value}
+    if s.external_subject_id is not None:
+        out["externalSubjectId"] = reference_to_json(s.external_subject_id)
+    if s.semantic_id is not None:
+        out["semanticId"] = reference_to_json(s.semantic_id)
+    return out
+
+
+# ------------------------------------------------------------------------------------- serialisation
+
+
+def to_value(obj: model.Submodel | model.SubmodelElement, level: str = "deep", extent: str = "withBlobValue") -> Any:
+    """ValueOnly form of a Submodel or element.
+
+    `level="core"` gives the direct children only, with collections as
+    ``{}`` and lists as ``[]``. `extent="withoutBlobValue"` leaves out Blob
+    contents. Raises ValueError for elements that have no ValueOnly form
+    (Operation, Capability).
+    """
+    if level not in ("deep", "core"):
+        raise ValueError(f"level must be 'deep' or 'core', not {level!r}")
+    v = _value(obj, 1 if level == "core" else -1, extent == "withBlobValue")
+    if v is _OMIT:
+        if isinstance(obj, model.Operation | model.Capability):
+            raise ValueError(f"{type(obj).__name__} {obj.id_short!r} has no ValueOnly form")
+        return None
+    return v
+
+
+def submodel_value(sm: model.Submodel, level: str = "deep", extent: str = "withBlobValue") -> dict[str, Any]:
+    out = to_value(sm, level, extent)
+    return out if isinstance(out, dict) else {}
+
+
+def _object(children: Any, depth: int, blob: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for child in children:
+        v = _value(child, depth, blob)
+        if v is not _OMIT:
+            out[child.id_short] = v
+    return out
+
+
+def _value(obj: Any, depth: int, blob: bool) -> Any:
+    """depth: -1 unlimited; 0 = 'show containers empty' (level=core below the top)."""
+    if isinstance(obj, model.Property):
+        return _OMIT if obj.value is None else property_value_to_json(obj.value, obj.value_type)
+    if isinstance(obj, model.Submodel | model.SubmodelElementCollection):
+        if depth == 0:
+            return {}
+        children = obj.submodel_element if isinstance(obj, model.Submodel) else obj.value
+        return _object(children, depth - 1, blob)
+    if isinstance(obj, model.SubmodelElementList):
+        if depth == 0:
+            return []
+        items = [_value(e, depth - 1, blob) for e in obj.value if not isinstance(e, model.Operation | model.Capability)]
+        if obj.value and not items:
+            return _OMIT
+        return [None if v is _OMIT else v for v in items]
+    if isinstance(obj, model.MultiLanguageProperty):
+        if not obj.value:
+            return _OMIT
+        return [{lang: text} for lang, text in obj.value.items()]
+    if isinstance(obj, model.Range):
+        r: dict[str, Any] = {}
+        if obj.min is not None:
+            r["min"] = property_value_to_json(obj.min, obj.value_type)
+        if obj.max is not None:
+            r["max"] = property_value_to_json(obj.max, obj.value_type)
+        return r or _OMIT
+    if isinstance(obj, model.Blob):
+        b: dict[str, Any] = {}
+        if obj.content_type is not None:
+            b["contentType"] = obj.content_type
+        if blob and obj.value is not None:
+            b["value"] = base64.b64encode(bytes(obj.value)).decode("ascii")
+        return b or _OMIT
+    if isinstance(obj, model.File):
+        f: dict[str, Any] = {}
+        if obj.content_type is not None:
+            f["contentType"] = obj.content_type
+        if obj.value is not None:
+            f["value"] = obj.value
+        return f or _OMIT
+    if isinstance(obj, model.ReferenceElement):
+        return _OMIT if obj.value is None else reference_to_json(obj.value)
+    if isinstance(obj, model.RelationshipElement):  # also AnnotatedRelationshipElement
+        rel: dict[str, Any] = {}
+        if obj.first is not None:
+            rel["first"] = reference_to_json(obj.first)
+        if obj.second is not None:
+            rel["second"] = reference_to_json(obj.second)
+        if isinstance(obj, model.AnnotatedRelationshipElement):
+            ann = [{a.id_short: v} for a in obj.annotation if (v := _value(a, depth - 1, blob)) is not _OMIT]
+            if ann:
+                rel["annotations"] = ann
+        return rel or _OMIT
+    if isinstance(obj, model.Entity):
+        ent: dict[str, Any] = {"statements": {} if depth == 0 else _object(obj.statement, depth - 1, blob)}
+        if obj.entity_type is not None:
+            ent["entityType"] = _generic.ENTITY_TYPES[obj.entity_type]
+        if obj.global_asset_id is not None:
+            ent["globalAssetId"] = obj.global_asset_id
+        if obj.specific_asset_id:
+            ent["specificAssetIds"] = [_specific_asset_id_to_json(s) for s in obj.specific_asset_id]
+        return ent
+    if isinstance(obj, model.BasicEventElement):
+        return {"observed": reference_to_json(obj.observed)}
+    # Operation, Capability, anything without a value
+    return _OMIT
+
+
+# ----------------------------------------------------------------------------------- deserialisation
+
+_Apply = Callable[[], None]
+
+
+def set_from_value(element: model.Submodel | model.SubmodelElement, value: Any) -> None:
+    """Write a ValueOnly `value` into `element` in place; ValueError (and no change) if it does not fit."""
+    actions: list[_Apply] = []
+    _plan(element, value, actions, _label(element))
+    for act in actions:
+        act()
+
+
+def _label(obj: Any) -> str:
+    return str(obj.id_short or type(obj).__name__)
+
+
+def _setter(obj: Any, attr: str, v: Any) -> _Apply:
+    def apply() -> None:
+        setattr(obj, attr, v)
+
+    return apply
+
+
+def _plan(obj: Any, value: Any, actions: list[_Apply], where: str) -> None:
+    if isinstance(obj, model.Property):
+        try:
+            v = property_value_from_json(value, obj.value_type)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+        actions.append(_setter(obj, "value", v))
+    elif isinstance(obj, model.Submodel | model.SubmodelElementCollection):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: needs a JSON object, got {type(value).__name__}")
+        children = obj.submodel_element if isinstance(obj, model.Submodel) else obj.value
+        for key, v in value.items():
+            try:
+                child = children.get_object_by_attribute("id_short", key)
+            except KeyError:
+                raise ValueError(f"{where}: unknown child idShort {key!r}") from None
+            _plan(child, v, actions, f"{where}.{key}")
+    elif isinstance(obj, model.SubmodelElementList):
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: needs a JSON array, got {type(value).__name__}")
+        if len(value) != len(obj.value):
+            raise ValueError(f"{where}: list has {len(obj.value)} elements, value has {len(value)}")
+        for i, (child, v) in enumerate(zip(obj.value, value, strict=True)):
+            _plan(child, v, actions, f"{where}[{i}]")
+    elif isinstance(obj, model.MultiLanguageProperty):
+        actions.append(_setter(obj, "value", _mlp_from_json(value, where)))
+    elif isinstance(obj, model.Range):
+        if not isinstance(value, dict) or not set(value) <= {"min", "max"}:
+            raise ValueError(f"{where}: a Range value is an object with 'min' and/or 'max'")
+        try:
+            lo = property_value_from_json(value.get("min"), obj.value_type)
+            hi = property_value_from_json(value.get("max"), obj.value_type)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+        actions.append(_setter(obj, "min", lo))
+        actions.append(_setter(obj, "max", hi))
+    elif isinstance(obj, model.Blob | model.File):
+        _plan_file(obj, value, actions, where)
+    elif isinstance(obj, model.ReferenceElement):
+        ref = None if value is None else reference_from_json(value)
+        actions.append(_setter(obj, "value", ref))
+    else:
+        raise ValueError(f"{where}: {type(obj).__name__} cannot be written through its value")
+
+
+def _mlp_from_json(value: Any, where: str) -> model.MultiLanguageTextType | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: a MultiLanguageProperty value is an array of {{language: text}} objects")
+    texts: dict[str, str] = {}
+    for item in value:
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ValueError(f"{where}: each entry must be one {{language: text}} object, got {item!r}")
+        ((lang, text),) = item.items()
+        if not isinstance(text, str) or not isinstance(lang, str):
+            raise ValueError(f"{where}: language and text must be strings, got {item!r}")
+        if lang in texts:
+            raise ValueError(f"{where}: language {lang!r} given twice")
+        texts[lang] = text
+    if not texts:
+        return None
+    try:
+        return model.MultiLanguageTextType(texts)
+    except (ValueError, KeyError) as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+def _plan_file(obj: model.Blob | model.File, value: Any, actions: list[_Apply], where: str) -> None:
+    if not isinstance(value, dict) or not set(value) <= {"contentType", "value"}:
+        raise ValueError(f"{where}: a {type(obj).__name__} value is an object with 'contentType' and 'value'")
+    ct = value.get("contentType", obj.content_type)
+    if ct is not None and (not isinstance(ct, str) or not ct):
+        raise ValueError(f"{where}: contentType must be a non-empty string")
+    v = value.get("value")
+    if v is not None and not isinstance(v, str):
+        raise ValueError(f"{where}: value must be a string")
+    if isinstance(obj, model.Blob):
+        data: bytes | None = None
+        if v is not None:
+            try:
+                data = base64.b64decode(v, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(f"{where}: Blob value is not base64") from None
+        actions.append(_setter(obj, "content_type", ct))
+        actions.append(_setter(obj, "value", data))
+    else:
+        actions.append(_setter(obj, "content_type", ct))
+        actions.append(_setter(obj, "value", v))
