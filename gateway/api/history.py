@@ -1,0 +1,218 @@
+"""History of a numeric Property over the REST API, independent of how the historian stores it.
+
+The API knows submodels and idShortPaths, the historian knows point ids; the
+`HistoryBackend` protocol is the seam between them (the gateway adapts its
+historian to it, tests use an in-memory fake).
+"""
+
+# no `from __future__ import annotations`: FastAPI must see the dependency types defined inside the factories
+import math
+import re
+import time
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated, Any, Protocol
+
+from basyx.aas import model
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from connectors import status as opc_status
+from connectors.sample import ns_to_iso
+from gateway.api.encoding import json_response
+from gateway.api.errors import BadRequest, NotFound
+from gateway.historian.records import Bucket, HistoryRow
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 100_000
+DEFAULT_SPAN_NS = 3600 * 10**9
+AGGREGATES = ("min", "max", "avg", "count", "last")
+
+
+class HistoryBackend(Protocol):
+    def point_for(self, submodel_id: str, id_short_path: str) -> str | None:
+        """The point id historised for this element, or None if it is not historised."""
+        ...
+
+    async def samples(self, point_id: str, start_ns: int | None, end_ns: int | None, limit: int) -> list[HistoryRow]:
+        ...
+
+    async def buckets(self, point_id: str, start_ns: int, end_ns: int, bucket_ns: int) -> list[Bucket]:
+        ...
+
+
+# --- response models (OpenAPI documentation; responses are serialised directly) ----------------------------------
+
+
+class HistorySample(BaseModel):
+    timestamp: str = Field(description="xs:dateTime (UTC, Z) the sample is filed under: source, else server time")
+    value: Any = Field(description="The value as a native JSON value (number, boolean, string), null if bad")
+    status: str = Field(description="'Good' or the OPC UA status code name")
+    statusCode: int = Field(description="Numeric OPC UA status code (0 = Good)")
+    sourceTimestamp: str | None = None
+    serverTimestamp: str | None = None
+
+
+class HistorySamples(BaseModel):
+    samples: list[HistorySample]
+
+
+class HistoryBucket(BaseModel):
+    start: str = Field(description="Start of the bucket [start, start + bucket)")
+    count: int | None = Field(None, description="Number of good numeric samples in the bucket")
+    min: float | int | None = None
+    max: float | int | None = None
+    avg: float | None = None
+    last: float | int | None = None
+
+
+class HistoryBuckets(BaseModel):
+    buckets: list[HistoryBucket]
+
+
+# --- parameters --------------------------------------------------------------------------------------------------
+
+_DURATION = re.compile(
+    r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
+)
+
+
+def parse_time(text: str | None, name: str) -> int | None:
+    """RFC 3339 / xs:dateTime -> epoch ns; a time without offset is taken as UTC."""
+    if text is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadRequest(f"'{name}' must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z, got {text!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    # integer arithmetic, so microseconds survive for dates far from 1970
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+
+
+def parse_bucket(text: str | None) -> int | None:
+    """ISO 8601 duration (PT1M, PT0.5S, P1D) or plain seconds -> ns."""
+    if text is None:
+        return None
+    text = text.strip()
+    seconds: float
+    m = _DURATION.fullmatch(text)
+    if m and text not in ("P", "PT") and not text.endswith("T"):
+        seconds = sum(float(m.group(k) or 0) * f for k, f in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)))
+    else:
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise BadRequest(f"'bucket' must be an ISO 8601 duration such as PT1M or seconds, got {text!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise BadRequest("'bucket' must be a positive duration")
+    ns = round(seconds * 10**9)
+    if ns < 1_000_000:
+        raise BadRequest("'bucket' must be at least 1 ms")
+    return ns
+
+
+def parse_aggregates(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return AGGREGATES
+    wanted = tuple(a.strip() for a in text.split(",") if a.strip())
+    unknown = [a for a in wanted if a not in AGGREGATES]
+    if unknown or not wanted:
+        raise BadRequest(f"'agg' must be a comma-separated subset of {','.join(AGGREGATES)}")
+    return wanted
+
+
+# --- rendering ---------------------------------------------------------------------------------------------------
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None  # JSON has no NaN/Infinity
+    return v
+
+
+def _status(code: int) -> str:
+    return "Good" if code == 0 else opc_status.status_name(code)
+
+
+def sample_dict(row: HistoryRow) -> dict[str, Any]:
+    return {
+        "timestamp": ns_to_iso(row.ts),
+        "value": _json_value(row.value),
+        "status": _status(row.status),
+        "statusCode": row.status,
+        "sourceTimestamp": ns_to_iso(row.source_ts) if row.source_ts is not None else None,
+        "serverTimestamp": ns_to_iso(row.server_ts) if row.server_ts is not None else None,
+    }
+
+
+def bucket_dict(b: Bucket, aggs: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {"start": ns_to_iso(b.start_ns)}
+    for a in aggs:
+        out[a] = _json_value(getattr(b, a))
+    return out
+
+
+FromParam = Annotated[
+    str | None, Query(alias="from", description="Start (inclusive), RFC 3339 date-time, e.g. 2024-05-01T12:00:00Z")
+]
+ToParam = Annotated[str | None, Query(alias="to", description="End (exclusive), RFC 3339 date-time; default now")]
+HistoryLimitParam = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"Maximum number of samples or buckets (max {MAX_LIMIT})")
+]
+BucketParam = Annotated[
+    str | None,
+    Query(description="Aggregate into buckets of this width: ISO 8601 duration (PT1M, PT0.5S) or seconds (60)"),
+]
+AggParam = Annotated[
+    str | None,
+    Query(description="Aggregates per bucket, comma-separated subset of min,max,avg,count,last (default all)"),
+]
+
+
+def add_history_route(
+    router: APIRouter,
+    element_dep: Any,
+    backend: HistoryBackend | None,
+    tags: list[str | Enum],
+) -> None:
+    """GET {idShortPath}/history on `router`; `element_dep` resolves (submodel, element, path)."""
+
+    @router.get(
+        "/submodel-elements/{idShortPath}/history",
+        summary="History of a numeric Property: raw samples, or aggregated buckets with `bucket`",
+        response_model=HistorySamples | HistoryBuckets,
+        tags=tags,
+        responses={400: {"description": "Invalid parameters"}, 404: {"description": "Not found or not historised"}},
+    )
+    async def get_history(
+        target: Annotated[tuple[model.Submodel, model.SubmodelElement, str], Depends(element_dep)],
+        start: FromParam = None,
+        end: ToParam = None,
+        limit: HistoryLimitParam = DEFAULT_LIMIT,
+        bucket: BucketParam = None,
+        agg: AggParam = None,
+    ) -> Response:
+        submodel, element, path = target
+        start_ns, end_ns = parse_time(start, "from"), parse_time(end, "to")
+        bucket_ns, aggs = parse_bucket(bucket), parse_aggregates(agg)
+        if start_ns is not None and end_ns is not None and end_ns < start_ns:
+            raise BadRequest("'to' is before 'from'")
+        if backend is None:
+            raise NotFound("This server keeps no history")
+        point = backend.point_for(submodel.id, path) if isinstance(element, model.Property) else None
+        if point is None:
+            raise NotFound(f"The element {path!r} is not historised")
+        if bucket_ns is None:
+            rows = await backend.samples(point, start_ns, end_ns, limit)
+            return json_response({"samples": [sample_dict(r) for r in rows]})
+        end_ns = end_ns if end_ns is not None else time.time_ns()
+        start_ns = start_ns if start_ns is not None else end_ns - DEFAULT_SPAN_NS
+        if (end_ns - start_ns) // bucket_ns > limit:
+            raise BadRequest(f"More than {limit} buckets requested: widen 'bucket', narrow from/to or raise 'limit'")
+        buckets = await backend.buckets(point, start_ns, end_ns, bucket_ns)
+        return json_response({"buckets": [bucket_dict(b, aggs) for b in buckets[:limit]]})
+
