@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import decimal
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -117,9 +119,28 @@ def property_value_from_json(j: Any, value_type: type) -> Any:
             return value_type(j)
         except ValueError as e:
             raise ValueError(f"{j!r} is not an {name}: {e}") from None
+    if value_type is dt.DateTime:
+        return _parse_datetime(j, name)
     try:
         return dt.from_xsd(j, value_type)
     except (ValueError, TypeError, binascii.Error) as e:
+        raise ValueError(f"{j!r} is not an {name}: {e}") from None
+
+
+_XS_DATETIME = re.compile(r"-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
+
+
+def _parse_datetime(j: str, name: str) -> datetime.datetime:
+    # BaSyx's from_xsd goes through float seconds and loses microseconds; fromisoformat is exact
+    if not _XS_DATETIME.fullmatch(j):
+        raise ValueError(f"{j!r} is not an {name} (YYYY-MM-DDThh:mm:ss[.f][Z|+hh:mm])")
+    try:
+        return datetime.datetime.fromisoformat(j)
+    except ValueError:
+        pass
+    try:  # forms fromisoformat does not know, e.g. 24:00:00 or years beyond 9999
+        return dt.from_xsd(j, dt.DateTime)  # type: ignore[return-value]
+    except (ValueError, TypeError) as e:
         raise ValueError(f"{j!r} is not an {name}: {e}") from None
 
 

@@ -1,0 +1,81 @@
+"""set_live_value: value, source timestamp and status land in the Property; bad samples stay visible."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from basyx.aas import model
+from basyx.aas.adapter.json import AASToJsonEncoder, StrictAASFromJsonDecoder
+
+from aas_models import live
+from aas_models.builder import build_asset
+from aas_models.datatypes import coercer
+from aas_models.spec import AssetSpec, PointSpec
+
+TS = 1_700_000_000_123_456_789
+
+
+def _prop(vt: str) -> model.Property:
+    spec = AssetSpec(
+        id="https://example.com/aas/M1",
+        id_short="M1",
+        global_asset_id="https://example.com/asset/M1",
+        points=(PointSpec("M1/OperationalData/P", "OperationalData", "P", vt),),
+    )
+    return build_asset(spec).properties["M1/OperationalData/P"]
+
+
+def _q(prop: model.Property, name: str) -> object:
+    return prop.get_qualifier_by_type(name).value
+
+
+def test_value_timestamp_status() -> None:
+    p = _prop("xs:double")
+    assert p.value is None and live.status_of(p) == live.STATUS_BAD_WAITING_FOR_INITIAL_DATA
+    assert _q(p, "Quality") == "Bad"
+    live.set_live_value(p, 21.5, TS, 0)
+    assert p.value == 21.5
+    assert live.source_timestamp_of(p) == datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)
+    assert live.status_of(p) == 0 and _q(p, "Quality") == "Good" and _q(p, "StatusCode") == "0x00000000"
+    live.set_live_value(p, 22.0, None, 0x40000000)
+    assert p.value == 22.0 and _q(p, "Quality") == "Uncertain" and live.source_timestamp_of(p) is None
+
+
+def test_bad_status_keeps_last_value_and_is_visible() -> None:
+    p = _prop("xs:double")
+    live.set_live_value(p, 1.0, TS, 0)
+    live.set_live_value(p, 99.0, TS + 1_000_000_000, 0x80310000)
+    assert p.value == 1.0
+    assert live.status_of(p) == 0x80310000 and _q(p, "Quality") == "Bad"
+    assert live.source_timestamp_of(p).second == 21  # the bad sample's time
+    text = json.dumps(p, cls=AASToJsonEncoder)
+    assert '"0x80310000"' in text and '"Bad"' in text
+    json.loads(text, cls=StrictAASFromJsonDecoder)
+
+
+def test_datetime_and_integer_types() -> None:
+    p = _prop("xs:dateTime")
+    live.set_live_value(p, coercer("xs:dateTime")("2024-05-01T10:00:00.5Z"), TS, 0)
+    assert p.value == datetime(2024, 5, 1, 10, 0, 0, 500000, tzinfo=UTC)
+    assert '"2024-05-01T10:00:00.500000+00:00"' in json.dumps(p, cls=AASToJsonEncoder)
+
+    u = _prop("xs:unsignedInt")
+    live.set_live_value(u, 4_000_000_000, TS, 0)
+    assert u.value == 4_000_000_000 and isinstance(u.value, model.datatypes.UnsignedInt)
+    live.set_live_value(u, -1, TS, 0)  # does not fit: kept, flagged
+    assert u.value == 4_000_000_000 and live.status_of(u) == live.STATUS_BAD_TYPE_MISMATCH
+
+    b = _prop("xs:boolean")
+    live.set_live_value(b, False, TS, 0)
+    assert b.value is False and '"value": "false"' in json.dumps(b, cls=AASToJsonEncoder)
+
+    d = _prop("xs:decimal")
+    live.set_live_value(d, 0.1, TS, 0)
+    assert str(d.value) == "0.1"
+
+
+def test_plain_property_is_attached_on_first_sample() -> None:
+    p = model.Property("X", model.datatypes.Int)
+    live.set_live_value(p, 5, TS, 0)
+    assert p.value == 5 and live.status_of(p) == 0
