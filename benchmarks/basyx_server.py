@@ -30,7 +30,7 @@ class _Collect(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+        self.messages.append(f"{record.levelname} {record.name}: {record.getMessage()}"[:300])
 
 
 def _count_elements(elements) -> int:  # type: ignore[no-untyped-def]
