@@ -302,6 +302,23 @@ def record_id_shorts(points: list[PointSpec]) -> dict[str, str]:
     return out
 
 
+def history_query(spec: AssetSpec) -> str:
+    """How to read this asset's records from the gateway's history route (the LinkedSegment's Query).
+
+    The Endpoint is the gateway's AAS API base URL; history is one GET per variable, on the
+    same idShortPath as its live Property, so a client needs no database credentials.
+    """
+    example = spec.points[0] if spec.points else None
+    text = ("GET {Endpoint}/submodels/{base64url(submodelId)}/submodel-elements/{idShortPath}/history"
+            "?from=<xs:dateTime>&to=<xs:dateTime>[&limit=N][&bucket=PT1M&agg=min,max,avg,count,last] "
+            "-> {\"samples\": [{\"timestamp\", \"value\", \"status\", ...}]} or {\"buckets\": [...]}. "
+            "Each variable of Metadata/Record names its point '<asset>/<submodel>/<idShortPath>' in its description.")
+    if example is not None:
+        sm = ids.submodel_id(spec.id, example.submodel)
+        text += f" Example: submodelId {sm}, idShortPath {example.path}."
+    return text
+
+
 def _time_series(spec: AssetSpec) -> model.Submodel:
     points = list(spec.points)
     record_vars: list[model.SubmodelElement] = [
@@ -339,12 +356,7 @@ def _time_series(spec: AssetSpec) -> model.Submodel:
     metadata = model.SubmodelElementCollection("Metadata", metadata_children, semantic_id=ext_ref(ids.TS_METADATA))
 
     endpoint = spec.history_url or HISTORY_PLACEHOLDER
-    query = (
-        f"HTTP GET on the Endpoint with point=<point id>&from=<xs:dateTime>&to=<xs:dateTime> (UTC). "
-        f"Point ids of {spec.id_short} are '<asset>/<submodel>/<idShortPath>', e.g. "
-        f"'{points[0].point_id if points else spec.id_short + '/OperationalData/Path'}'; "
-        f"each variable of Metadata/Record names its point id in its description."
-    )
+    query = history_query(spec)
     linked = model.SubmodelElementCollection(
         "LinkedSegment",
         [
@@ -399,6 +411,12 @@ class AssetModel:
     properties: dict[str, model.Property]  # point_id -> live Property
     status: StatusSubmodel
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def set_history_url(self, url: str) -> None:
+        """Point the TimeSeries LinkedSegment at the API once its real address is known (e.g. port 0)."""
+        endpoint = self.submodel("TimeSeries").get_referable(["Segments", "LinkedSegment", "Endpoint"])
+        assert isinstance(endpoint, model.Property)
+        endpoint.value = url
 
     def submodel(self, id_short: str) -> model.Submodel:
         for sm in self.submodels:

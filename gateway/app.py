@@ -1,8 +1,9 @@
-"""Wiring: one `Gateway` object builds sources, pipeline and sinks from the config.
+"""Wiring: one `Gateway` object builds sources, pipeline, sinks, model and API from the config.
 
 Startup order is sinks first (historian open, series registered), then the
-sources, so that no sample can arrive before it has somewhere durable to go.
-Shutdown is the reverse: sources stop, then the historian flushes and closes.
+sources, so that no sample can arrive before it has somewhere durable to go;
+the API comes last. Shutdown is the reverse: API and sources stop, then the
+historian flushes and closes.
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 
+from aas_models.builder import AssetModel, build_asset
+from aas_models.ids import submodel_id
+from aas_models.repository import ModelRepository
+from aas_models.spec import AssetSpec, PointSpec
 from connectors.base import ConnectionState, Source, SourceHealth
 from connectors.opcua import OpcUaPointSpec, OpcUaSource
 from connectors.sample import Sample, ns_to_iso
+from gateway.api_server import ApiServer
 from gateway.config import AssetConfig, GatewayConfig, point_id
 from gateway.historian import Historian
+from gateway.history_backend import HistorianBackend
+from gateway.live import LiveModelSink, keep_status_fresh, refresh_status
 from gateway.pipeline import Pipeline, PointInfo
+
+API_BASE_PATH = "/api/v3.0"
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,28 @@ def point_infos(cfg: GatewayConfig) -> list[PointInfo]:
             for a in cfg.assets for p in a.points]
 
 
+def asset_spec(asset: AssetConfig, history_url: str | None) -> AssetSpec:
+    """The asset as aas_models sees it (aas_models knows nothing of the config format)."""
+    points = tuple(PointSpec(point_id(asset.id_short, p.submodel, p.path), p.submodel, p.path, p.type, p.unit,
+                             p.semantic_id, p.description, p.writable, p.node or p.browse_path)
+                   for p in asset.points)
+    nameplate = asset.nameplate.model_dump(exclude_none=True) if asset.nameplate else None
+    return AssetSpec(asset.id, asset.id_short, asset.global_asset_id, points, asset.description, nameplate,
+                     asset.source.endpoint, asset.source.type, history_url)
+
+
+def build_model(cfg: GatewayConfig, history_url: str | None = None) -> tuple[ModelRepository, dict[str, AssetModel]]:
+    repo = ModelRepository()
+    models: dict[str, AssetModel] = {}
+    for asset in cfg.assets:
+        m = build_asset(asset_spec(asset, history_url))
+        repo.add_shell(m.shell)
+        for sm in m.submodels:
+            repo.add_submodel(sm)
+        models[asset.id_short] = m
+    return repo, models
+
+
 def build_source(asset: AssetConfig) -> Source:
     """The southbound connector of one asset (the only place that knows connector types)."""
     specs = [OpcUaPointSpec(point_id(asset.id_short, p.submodel, p.path), node=p.node, browse_path=p.browse_path,
@@ -58,8 +90,12 @@ class Gateway:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.historian = Historian(cfg.historian, registry=self.registry)
         self.pipeline = Pipeline(point_infos(cfg), registry=self.registry)
-        self.pipeline.add_sink(HistorianSink(self.historian))
+        self.pipeline.add_sink(HistorianSink(self.historian))  # durable first, then visible
+        self.repository, self.models = build_model(cfg, self._history_url(cfg.api.port))
+        live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
+        self.pipeline.add_sink(LiveModelSink(live))
         self.sources: dict[str, Source] = {a.id_short: build_source(a) for a in cfg.assets}
+        self.api: ApiServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._g_state = Gauge("gateway_source_connected", "1 connected, 0 connecting, -1 disconnected",
@@ -74,9 +110,34 @@ class Gateway:
         for name, source in self.sources.items():
             self._tasks.append(asyncio.create_task(self._run_source(name, source), name=f"source:{name}"))
         self._tasks.append(asyncio.create_task(self._export_state(), name="source-state"))
+        self._tasks.append(asyncio.create_task(keep_status_fresh(self.models, self.sources), name="status-model"))
+        if self.cfg.api.enabled:
+            await self._start_api()
         self._started = True
-        log.info("gateway %s started: %d assets, %d points, historian %s", self.cfg.gateway.name,
-                 len(self.sources), len(self.pipeline.points), self.cfg.historian.path)
+        log.info("gateway %s started: %d assets, %d points, historian %s%s", self.cfg.gateway.name,
+                 len(self.sources), len(self.pipeline.points), self.cfg.historian.path,
+                 f", API {self.api_url}" if self.api else "")
+
+    def _history_url(self, port: int) -> str:
+        return f"http://{self.cfg.api.host}:{port}{API_BASE_PATH}"
+
+    async def _start_api(self) -> None:
+        from gateway.api import create_app
+
+        mapping = [(submodel_id(a.id, p.submodel), p.path, point_id(a.id_short, p.submodel, p.path))
+                   for a in self.cfg.assets for p in a.points]
+        app = create_app(self.repository, history=HistorianBackend(self.historian, mapping),
+                         base_path=API_BASE_PATH)
+        self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port)
+        await self.api.start()
+        if self.api.port != self.cfg.api.port:  # port 0: tell the TimeSeries segments where history lives
+            for m in self.models.values():
+                m.set_history_url(self._history_url(self.api.port))
+
+    @property
+    def api_url(self) -> str | None:
+        """Base URL of the AAS API, e.g. http://127.0.0.1:8080/api/v3.0."""
+        return f"{self.api.base_url}{API_BASE_PATH}" if self.api else None
 
     async def _run_source(self, name: str, source: Source) -> None:
         # a source only returns by cancellation; anything else is a bug we log and survive
@@ -100,12 +161,15 @@ class Gateway:
         if not self._started:
             return
         self._started = False
+        if self.api is not None:
+            await self.api.stop()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        refresh_status(self.models, self.sources)  # sources are stopped now: show it in the model too
         await self.historian.close()
         log.info("gateway stopped; historian flushed and closed")
 

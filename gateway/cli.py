@@ -31,6 +31,8 @@ async def run_gateway(cfg: GatewayConfig, stop: asyncio.Event, status_every_s: f
     from gateway.app import Gateway
 
     async with Gateway(cfg) as gw:
+        if gw.api_url:
+            print(f"AAS API (Part 2, read): {gw.api_url}   e.g. {gw.api_url}/shells", flush=True)
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), status_every_s or None)
@@ -49,6 +51,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(e.report(), file=sys.stderr)
         return EXIT_CONFIG
     setup_logging(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
+    if args.port is not None:
+        cfg.api.port = args.port
 
     async def main() -> None:
         await run_gateway(cfg, _stop_event(), args.status_every)
@@ -83,7 +87,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level, args.log_format)
     return run_demo(data_dir=Path(args.data_dir), duration_s=args.duration, seed=args.seed,
-                    status_every_s=args.status_every)
+                    status_every_s=args.status_every, port=args.port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--log-format", choices=["text", "json"])
     r.add_argument("--status-every", type=float, default=0.0, metavar="S",
                    help="print a status summary every S seconds")
+    r.add_argument("--port", type=int, default=None, help="API port (overrides api.port; 0 picks a free one)")
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("check-config", help="validate a configuration file and report every problem")
@@ -113,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--status-every", type=float, default=10.0, metavar="S")
+    d.add_argument("--port", type=int, default=8080, help="AAS API port (default 8080; 0 picks a free one)")
     d.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     d.add_argument("--log-format", default="text", choices=["text", "json"])
     d.set_defaults(func=cmd_demo)

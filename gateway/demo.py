@@ -65,9 +65,11 @@ async def _stop_process(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
-async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_every_s: float) -> None:
+async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_every_s: float,
+                    port: int = 8080) -> None:
     stop = _stop_event()
     cfg = demo_config(data_dir)
+    cfg.api.port = port
     proc, endpoints = await start_simulators(cfg, seed)
     try:
         for a in cfg.assets:
@@ -89,7 +91,7 @@ async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_
     print("demo stopped; historian flushed", flush=True)
 
 
-def run_demo(data_dir: Path, duration_s: float | None, seed: int, status_every_s: float) -> int:
+def run_demo(data_dir: Path, duration_s: float | None, seed: int, status_every_s: float, port: int = 8080) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(demo_main(data_dir, duration_s, seed, status_every_s))
+    asyncio.run(demo_main(data_dir, duration_s, seed, status_every_s, port))
     return 0

@@ -43,6 +43,7 @@ async def test_demo_runs_and_machines_behave(tmp_path: Path) -> None:
     data = tmp_path / "demo-data"
     db = data / "historian.sqlite"
     proc = await asyncio.create_subprocess_exec(exe, "demo", "--data-dir", str(data), "--status-every", "5",
+                                                "--port", "0",
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output: list[str] = []
 

@@ -51,7 +51,8 @@ def asset(name: str, sim: MachineServer, paths: dict[str, str], **source_overrid
     }
 
 
-def gateway_config(tmp_path: Path, *assets: dict[str, Any], **historian: Any) -> GatewayConfig:
+def gateway_config(tmp_path: Path, *assets: dict[str, Any], api: bool = False, **historian: Any) -> GatewayConfig:
+    """A config for `assets`; the REST API only when asked for, then on a free port."""
     hist = {"path": str(tmp_path / "historian.sqlite"), "commit_interval_ms": 50}
     hist.update(historian)
-    return parse_config({"historian": hist, "assets": list(assets)}, env={})
+    return parse_config({"historian": hist, "api": {"enabled": api, "port": 0}, "assets": list(assets)}, env={})

@@ -1,0 +1,60 @@
+"""Runs the FastAPI app inside the gateway's own event loop with uvicorn.
+
+One process, one loop: the API reads the live model the pipeline writes,
+without copies or locks. The gateway owns signal handling (Ctrl-C must flush
+the historian), so uvicorn's own signal capture is switched off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Generator
+
+import uvicorn
+from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class ApiServer:
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                lifespan="off", server_header=False)
+        self._server = _EmbeddedServer(config)
+        self._task: asyncio.Task[None] | None = None
+        self.host = host
+        self.port = port
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(), name="api-server")
+        while not self._server.started:
+            if self._task.done():
+                await self._task  # raises the startup error (e.g. port in use)
+                raise RuntimeError("API server stopped during startup")
+            await asyncio.sleep(0.02)
+        sock = self._server.servers[0].sockets[0]
+        self.port = sock.getsockname()[1]
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        try:
+            await asyncio.wait_for(self._task, 10)
+        except TimeoutError:
+            self._server.force_exit = True
+            await self._task
+        self._task = None

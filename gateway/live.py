@@ -1,0 +1,50 @@
+"""The live AAS model as a pipeline sink, and the status submodels kept fresh.
+
+Every sample updates its Property in place (value, source timestamp, quality)
+on the event loop, where the API handlers read it: no locks, no copies. The
+per-asset GatewayStatus submodel mirrors the connector's health once a second,
+so an MES sees data freshness and a lost connection through the AAS itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+from basyx.aas import model
+
+from aas_models.builder import AssetModel
+from aas_models.live import set_live_value
+from connectors.base import Source
+from connectors.sample import Sample
+
+
+class LiveModelSink:
+    name = "live-model"
+
+    def __init__(self, properties: Mapping[str, model.Property]) -> None:
+        self._props = dict(properties)
+
+    async def put(self, samples: Sequence[Sample]) -> None:
+        props = self._props
+        for s in samples:
+            prop = props.get(s.point)
+            if prop is not None:
+                set_live_value(prop, s.value, s.ts, s.status)
+
+
+def refresh_status(models: Mapping[str, AssetModel], sources: Mapping[str, Source]) -> None:
+    for name, m in models.items():
+        source = sources.get(name)
+        if source is None:
+            continue
+        h = source.health()
+        m.status.update(state=h.state.value, state_since_ns=h.state_since_ns, last_sample_ns=h.last_sample_ns,
+                        bad_points=h.bad_points, connects=h.connects, last_error=h.last_error)
+
+
+async def keep_status_fresh(models: Mapping[str, AssetModel], sources: Mapping[str, Source],
+                            period_s: float = 1.0) -> None:
+    while True:
+        refresh_status(models, sources)
+        await asyncio.sleep(period_s)
