@@ -43,6 +43,15 @@ class SourceHealth:
     connects: int = 0
     last_sample_ns: int | None = None
     points: dict[str, PointHealth] = field(default_factory=dict)
+    # called on every connection-state change, so a status display never lags a transition
+    on_state_change: Callable[[SourceHealth], None] | None = field(default=None, repr=False)
+
+    def set_state(self, state: ConnectionState, now_ns: int) -> None:
+        if self.state != state:
+            self.state = state
+            self.state_since_ns = now_ns
+            if self.on_state_change is not None:
+                self.on_state_change(self)
 
     @property
     def bad_points(self) -> int:

@@ -27,7 +27,7 @@ from gateway.api_server import ApiServer
 from gateway.config import AssetConfig, GatewayConfig, point_id
 from gateway.historian import Historian
 from gateway.history_backend import HistorianBackend
-from gateway.live import LiveModelSink, keep_status_fresh, refresh_status
+from gateway.live import LiveModelSink, follow_state_changes, keep_status_fresh, refresh_status
 from gateway.pipeline import Pipeline, PointInfo
 
 API_BASE_PATH = "/api/v3.0"
@@ -95,6 +95,7 @@ class Gateway:
         live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
         self.pipeline.add_sink(LiveModelSink(live))
         self.sources: dict[str, Source] = {a.id_short: build_source(a) for a in cfg.assets}
+        follow_state_changes(self.models, self.sources)
         self.api: ApiServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False

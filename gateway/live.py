@@ -15,7 +15,7 @@ from basyx.aas import model
 
 from aas_models.builder import AssetModel
 from aas_models.live import set_live_value
-from connectors.base import Source
+from connectors.base import Source, SourceHealth
 from connectors.sample import Sample
 
 
@@ -33,14 +33,24 @@ class LiveModelSink:
                 set_live_value(prop, s.value, s.ts, s.status)
 
 
+def _show(m: AssetModel, h: SourceHealth) -> None:
+    m.status.update(state=h.state.value, state_since_ns=h.state_since_ns, last_sample_ns=h.last_sample_ns,
+                    bad_points=h.bad_points, connects=h.connects, last_error=h.last_error)
+
+
 def refresh_status(models: Mapping[str, AssetModel], sources: Mapping[str, Source]) -> None:
     for name, m in models.items():
         source = sources.get(name)
-        if source is None:
-            continue
-        h = source.health()
-        m.status.update(state=h.state.value, state_since_ns=h.state_since_ns, last_sample_ns=h.last_sample_ns,
-                        bad_points=h.bad_points, connects=h.connects, last_error=h.last_error)
+        if source is not None:
+            _show(m, source.health())
+
+
+def follow_state_changes(models: Mapping[str, AssetModel], sources: Mapping[str, Source]) -> None:
+    """Show connection-state transitions in the status submodel the moment they happen."""
+    for name, m in models.items():
+        source = sources.get(name)
+        if source is not None:
+            source.health().on_state_change = lambda h, m=m: _show(m, h)
 
 
 async def keep_status_fresh(models: Mapping[str, AssetModel], sources: Mapping[str, Source],

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+
+from simulators.server import MachineServer
 
 
 async def wait_for(predicate: Callable[[], Any | Awaitable[Any]], timeout: float = 20.0, interval: float = 0.05,
@@ -23,3 +25,21 @@ async def wait_for(predicate: Callable[[], Any | Awaitable[Any]], timeout: float
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {message}")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+async def machines() -> AsyncIterator[Callable[..., Any]]:
+    """Factory starting simulators on free ports; all are stopped at teardown."""
+    started: list[MachineServer] = []
+
+    async def start(cls: type[MachineServer], **kwargs: Any) -> MachineServer:
+        kwargs.setdefault("port", 0)
+        sim = cls(**kwargs)
+        await sim.start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        if sim.running:
+            await sim.stop()

@@ -84,8 +84,8 @@ class OpcUaSource:
                     log.exception("%s: unexpected error", self.name, exc_info=eg.exceptions[0])
                     self._note_error(_describe(eg.exceptions[0]))
                 self._connected.clear()
+                await self._mark_all(st.BAD_NOT_CONNECTED, "not connected")  # before the state: observers see both
                 self._set_state(ConnectionState.DISCONNECTED)
-                await self._mark_all(st.BAD_NOT_CONNECTED, "not connected")
                 delay = backoff.next_delay()
                 log.warning("%s: %s unreachable (%s); reconnecting in %.1f s (attempt %d)", self.name,
                             self.cfg.endpoint, self._health.last_error, delay, backoff.attempts)
@@ -255,9 +255,7 @@ class OpcUaSource:
         p.health.error = error
 
     def _set_state(self, state: ConnectionState) -> None:
-        if self._health.state != state:
-            self._health.state = state
-            self._health.state_since_ns = now_ns()
+        self._health.set_state(state, now_ns())
 
     def _note_error(self, message: str) -> None:
         self._health.last_error = message

@@ -1,33 +1,12 @@
-"""Fixtures for tests against real simulators on loopback ports."""
+"""Config helpers for tests on real simulators (the `machines` fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from gateway.config import GatewayConfig, parse_config
 from simulators.server import MachineServer
-
-
-@pytest.fixture
-async def machines() -> AsyncIterator[Callable[..., Any]]:
-    """Factory starting simulators on free ports; all are stopped at teardown."""
-    started: list[MachineServer] = []
-
-    async def start(cls: type[MachineServer], **kwargs: Any) -> MachineServer:
-        kwargs.setdefault("port", 0)
-        sim = cls(**kwargs)
-        await sim.start()
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        if sim.running:
-            await sim.stop()
 
 
 def source(sim: MachineServer, **overrides: Any) -> dict[str, Any]:
