@@ -59,7 +59,7 @@ def create_app(
     app.include_router(submodel_list_router(repo, SM_TAGS), prefix=base_path)
     app.include_router(aas_service_router(repo, history), prefix=base_path)
     app.include_router(submodel_service_router(repo, history), prefix=base_path)
-    app.include_router(shell_router(shell_by_id(repo), AAS_TAGS), prefix=f"{base_path}/shells/{{aasIdentifier}}")
+    app.include_router(shell_router(repo, shell_by_id(repo), AAS_TAGS), prefix=f"{base_path}/shells/{{aasIdentifier}}")
     app.include_router(submodel_router(submodel_of_shell(repo), history, AAS_TAGS),
                        prefix=f"{base_path}/shells/{{aasIdentifier}}/submodels/{{submodelIdentifier}}")
     app.include_router(submodel_router(submodel_by_id(repo), history, SM_TAGS),

@@ -22,7 +22,19 @@ from gateway.api.errors import NotFound
 from gateway.api.modifiers import Level
 
 
-class _WithoutBlobEncoder(AASToJsonEncoder):
+class Encoder(AASToJsonEncoder):
+    """BaSyx's encoder, minus its one schema violation: BaSyx 2.2 writes `"specificAssetIds": []`
+    for every Entity, and the JSON schema forbids empty arrays."""
+
+    @classmethod
+    def _entity_to_json(cls, obj: model.Entity) -> dict[str, object]:
+        data = super()._entity_to_json(obj)
+        if not data.get("specificAssetIds", True):
+            del data["specificAssetIds"]
+        return data
+
+
+class _WithoutBlobEncoder(Encoder):
     """extent=withoutBlobValue: a Blob keeps its contentType, its bytes stay out."""
 
     @classmethod
@@ -32,8 +44,8 @@ class _WithoutBlobEncoder(AASToJsonEncoder):
         return data
 
 
-def encoder(with_blob: bool) -> type[AASToJsonEncoder]:
-    return AASToJsonEncoder if with_blob else _WithoutBlobEncoder
+def encoder(with_blob: bool) -> type[Encoder]:
+    return Encoder if with_blob else _WithoutBlobEncoder
 
 
 def json_response(data: Any, *, with_blob: bool = False, status: int = 200) -> Response:
@@ -79,7 +91,7 @@ def is_container(obj: object) -> bool:
 # --- normal ----------------------------------------------------------------------------------------------------
 
 
-def _without_children(obj: model.Referable, enc: AASToJsonEncoder) -> Any:
+def _without_children(obj: model.Referable, enc: Encoder) -> Any:
     data = enc.default(obj)
     key = _child_key(obj)
     if key is not None and isinstance(data, dict):
@@ -132,7 +144,7 @@ def has_metadata_content(obj: object) -> bool:
 
 
 def metadata(obj: model.Referable) -> Any:
-    data = AASToJsonEncoder().default(obj)
+    data = Encoder().default(obj)
     assert isinstance(data, dict)
     for cls, keys in _VALUE_KEYS.items():
         if isinstance(obj, cls):
@@ -171,9 +183,23 @@ def _extent(with_blob: bool) -> str:
 
 
 def value_of(obj: model.Submodel | model.SubmodelElement, level: Level, with_blob: bool) -> Any:
+    """The unnamed ValueOnly form (a Submodel's `$value`)."""
     if not has_value_content(obj):
         raise NotFound(f"A {type(obj).__name__} has no value (content '$value' does not apply)")
     return valueonly.to_value(obj, level=level.value, extent=_extent(with_blob))
+
+
+def element_value(element: model.SubmodelElement, level: Level, with_blob: bool) -> Any:
+    """An element's `$value`: named `{"idShort": value}` as Part 2 v3.0 serialises every element.
+
+    Part 1 v3.1 would allow a bare value for a Property, but a bare number is not the JSON
+    object or array that v3.0 clients (and aas-test-engines) expect. Items of a list have no
+    idShort in v3.0, so they stay unnamed.
+    """
+    value = value_of(element, level, with_blob)
+    if element.id_short is None or isinstance(element.parent, model.SubmodelElementList):
+        return value
+    return {element.id_short: value}
 
 
 def named_value(element: model.SubmodelElement, level: Level, with_blob: bool) -> dict[str, Any] | None:

@@ -12,7 +12,6 @@ from enum import Enum
 from typing import Annotated, Any
 
 from basyx.aas import model
-from basyx.aas.adapter.json import AASToJsonEncoder
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
@@ -99,7 +98,7 @@ def _semantic_filter(text: str | None) -> tuple[tuple[str, str], ...] | None:
 
 
 def _semantic_keys(ref: model.Reference) -> tuple[tuple[str, str], ...]:
-    return _reference_keys(json.loads(json.dumps(ref, cls=AASToJsonEncoder)))
+    return _reference_keys(json.loads(json.dumps(ref, cls=enc.Encoder)))
 
 
 def filter_submodels(

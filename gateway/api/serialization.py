@@ -17,6 +17,7 @@ from fastapi import Header, Query
 from starlette.responses import Response
 
 from aas_models.repository import ModelRepository
+from gateway.api.encoding import Encoder
 from gateway.api.errors import ApiError, NotFound
 from gateway.api.ids import decode_id
 
@@ -70,7 +71,7 @@ def serialize(
     media_type = _media_type(accept)
     store = _store(repo, _ids(aas_ids, "aasIds entry"), _ids(submodel_ids, "submodelIds entry"), include_cds)
     if media_type == JSON:
-        return Response(object_store_to_json(store).encode(), media_type=JSON)
+        return Response(object_store_to_json(store, encoder=Encoder).encode(), media_type=JSON)
     buf = io.BytesIO()
     if media_type == XML:
         write_aas_xml_file(buf, store)

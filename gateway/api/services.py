@@ -56,7 +56,7 @@ def aas_service_router(repo: ModelRepository, history: HistoryBackend | None) ->
         items, nxt = page([shell], limit, cursor)
         return enc.json_response(paged_body(list(items), nxt))
 
-    router.include_router(shell_router(find_shell, tags), prefix=base + "/aas")
+    router.include_router(shell_router(repo, find_shell, tags), prefix=base + "/aas")
     router.include_router(submodel_router(submodel_of_shell(repo), history, tags),
                           prefix=base + "/aas/submodels/{submodelIdentifier}")
     return router

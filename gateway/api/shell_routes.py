@@ -13,6 +13,7 @@ from basyx.aas import model
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
+from aas_models.repository import ModelRepository
 from gateway.api import encoding as enc
 from gateway.api.errors import NotFound
 from gateway.api.ids import page, paged_body
@@ -26,7 +27,24 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def shell_router(shell_dep: ShellDep, tags: list[str | Enum]) -> APIRouter:
+def submodel_refs(repo: ModelRepository, shell: model.AssetAdministrationShell) -> list[model.ModelReference[Any]]:
+    """The shell's submodel references in repository order.
+
+    BaSyx keeps them in a set, whose order changes with every interpreter's hash seed; paging
+    needs one order, and the configuration's is the one people expect. References to submodels
+    this repository does not hold come last, by id.
+    """
+    position = {sm.id: i for i, sm in enumerate(repo.submodels())}
+    last = len(position)
+
+    def key(ref: model.ModelReference[Any]) -> tuple[int, str]:
+        sm_id = ref.key[0].value if ref.key else ""
+        return position.get(sm_id, last), sm_id
+
+    return sorted(shell.submodel, key=key)
+
+
+def shell_router(repo: ModelRepository, shell_dep: ShellDep, tags: list[str | Enum]) -> APIRouter:
     router = APIRouter(tags=tags, responses=_ERRORS)
     Shell = Annotated[model.AssetAdministrationShell, Depends(shell_dep)]
 
@@ -50,7 +68,7 @@ def shell_router(shell_dep: ShellDep, tags: list[str | Enum]) -> APIRouter:
 
     @router.get("/submodel-refs", summary="References to the shell's submodels, paged")
     async def get_submodel_refs(shell: Shell, limit: LimitParam = None, cursor: CursorParam = None) -> Response:
-        items, nxt = page(list(shell.submodel), limit, cursor)
+        items, nxt = page(submodel_refs(repo, shell), limit, cursor)
         return enc.json_response(paged_body(list(items), nxt))
 
     return router

@@ -159,7 +159,7 @@ def submodel_router(submodel_dep: SubmodelDep, history: HistoryBackend | None, t
 
     @router.get("/submodel-elements/{idShortPath}/$value", summary="One element in the ValueOnly serialisation")
     async def get_element_value(target: Element, level: LevelParam = None, extent: ExtentParam = None) -> Response:
-        return enc.json_response(enc.value_of(target[1], level_of(level), with_blob(extent)))
+        return enc.json_response(enc.element_value(target[1], level_of(level), with_blob(extent)))
 
     @router.get("/submodel-elements/{idShortPath}/$reference", summary="A ModelReference to the element")
     async def get_element_reference(target: Element, level: LevelParam = None) -> Response:

@@ -7,6 +7,9 @@ aas-test-engines validates everything the server returns.
 
 from __future__ import annotations
 
+import datetime
+from typing import Any
+
 from basyx.aas import model
 
 from aas_models.repository import ModelRepository
@@ -50,7 +53,7 @@ def operational_data() -> model.Submodel:
         [model.SubmodelElementCollection(None, [_prop("Setpoint", D.Int, 200 + i)]) for i in range(2)],
     )
     ops_ref = _sm_ref(SM_OPS)
-    speed_ref = model.ModelReference(
+    speed_ref: model.ModelReference[Any] = model.ModelReference(
         (model.Key(model.KeyTypes.SUBMODEL, SM_OPS), model.Key(model.KeyTypes.SUBMODEL_ELEMENT_COLLECTION, "Spindle"),
          model.Key(model.KeyTypes.PROPERTY, "Speed")), model.Property,
     )
@@ -62,7 +65,7 @@ def operational_data() -> model.Submodel:
             _prop("Count", D.Int, 42),
             _prop("Running", D.Boolean, True),
             _prop("Mode", D.String, "AUTO"),
-            _prop("LastChange", D.DateTime, D.DateTime(2024, 5, 1, 12, 0, 0, tzinfo=D.datetime.timezone.utc)),
+            _prop("LastChange", D.DateTime, D.DateTime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.UTC)),
             temps,
             barrels,
             model.MultiLanguageProperty("Name", model.MultiLanguageTextType({"en": "Milling machine", "de": "Fräse"})),
@@ -115,11 +118,11 @@ def build_repository() -> ModelRepository:
             model.AssetKind.INSTANCE, global_asset_id="https://example.com/assets/M1",
             specific_asset_id=[model.SpecificAssetId("serialNumber", "SN-001")],
         ),
-        AAS1, id_short="Machine1", submodel=[_sm_ref(SM_OPS), _sm_ref(SM_IDENT)],
+        AAS1, id_short="Machine1", submodel={_sm_ref(SM_OPS), _sm_ref(SM_IDENT)},
     ))
     repo.add_shell(model.AssetAdministrationShell(
         model.AssetInformation(model.AssetKind.INSTANCE, global_asset_id="urn:example:assets:M2"),
-        AAS2, id_short="Machine2", submodel=[_sm_ref(SM_STATUS)],
+        AAS2, id_short="Machine2", submodel={_sm_ref(SM_STATUS)},
     ))
     repo.add_concept_description(model.ConceptDescription(CD_SPEED, id_short="Speed"))
     return repo

@@ -1,0 +1,13 @@
+"""Serve the API test model with uvicorn: `python -m tests.api.serve PORT` (for manual conformance runs)."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from gateway.api import create_app
+from tests.api.model_data import build_repository
+
+if __name__ == "__main__":
+    uvicorn.run(create_app(build_repository()), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")

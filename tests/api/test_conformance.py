@@ -1,0 +1,84 @@
+"""The project's acceptance check: aas-test-engines reports zero failures for the four API 3.0 read suites.
+
+Runs the real checker (a subprocess, as CI and users run it) against the app
+served by a real uvicorn on a free port, with the API test model loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+from gateway.api import create_app
+from gateway.api.ids import encode_id
+from tests.api import model_data as md
+
+pytest.importorskip("aas_test_engines")
+
+PREFIX = "https://admin-shell.io/aas/API/3/0/"
+SUITES = {
+    "AssetAdministrationShellRepositoryServiceSpecification/SSP-002": "",
+    "SubmodelRepositoryServiceSpecification/SSP-002": "",
+    "AssetAdministrationShellServiceSpecification/SSP-002": f"/shells/{encode_id(md.AAS1)}",
+    "SubmodelServiceSpecification/SSP-002": f"/submodels/{encode_id(md.SM_OPS)}",
+}
+# the one warning aas-test-engines 1.0.3 always gives: its GetAllSubmodelElements-Reference suite
+# has no setup, so it never learns a cursor (not a server problem)
+KNOWN_WARNINGS = {"Cannot check pagination, there must be at least 2 entities"}
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    config = uvicorn.Config(create_app(md.build_repository()), host="127.0.0.1", port=0, log_level="warning",
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/api/v3.0"
+    server.should_exit = True
+    thread.join(10)
+
+
+def _problems(node: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[int, str]]:
+    here = (*path, node["m"].strip())
+    children = node["s"]
+    if node["l"] >= 1 and not any(c["l"] >= 1 for c in children):
+        yield node["l"], " > ".join(here[1:])
+    for c in children:
+        yield from _problems(c, here)
+
+
+@pytest.mark.parametrize("suite", list(SUITES))
+def test_suite_has_zero_failures(base_url: str, suite: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "aas_test_engines", "check_server", base_url + SUITES[suite], PREFIX + suite,
+         "--output", "json"],
+        capture_output=True, text=True, timeout=240,
+    )
+    report = json.loads(proc.stdout)
+    problems = list(_problems(report))
+    failures = [p for level, p in problems if level >= 2]
+    assert not failures, "\n".join(failures[:20])
+    assert proc.returncode == 0, proc.stderr
+    warnings = [p for level, p in problems if level == 1 and p.rsplit(" > ", 1)[-1] not in KNOWN_WARNINGS]
+    assert not warnings, "\n".join(warnings)
+
+    summary = next(c for c in report["s"] if c["m"] == "Summary:")
+    counts = [tuple(map(int, re.findall(r"(\d+) / (\d+)", s["m"])[0])) for s in summary["s"]]
+    (neg_ok, neg_all), (pos_ok, pos_all) = counts
+    assert neg_ok == neg_all > 0 and pos_ok == pos_all > 50
+    print(f"{suite}: negative {neg_ok}/{neg_all}, positive {pos_ok}/{pos_all}")
