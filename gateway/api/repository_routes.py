@@ -29,6 +29,7 @@ from gateway.api.modifiers import (
     level_of,
     with_blob,
 )
+from gateway.api.shell_routes import shell_json
 
 IdShortFilter = Annotated[str | None, Query(alias="idShort", description="Only objects with this idShort")]
 AssetIdsFilter = Annotated[
@@ -126,7 +127,7 @@ def shell_list_router(repo: ModelRepository, tags: list[str | Enum]) -> APIRoute
         limit: LimitParam = None, cursor: CursorParam = None,
     ) -> Response:
         items, nxt = page(filter_shells(repo.shells(), id_short, asset_ids), limit, cursor)
-        return enc.json_response(paged_body(list(items), nxt))
+        return enc.json_response(paged_body([shell_json(repo, s) for s in items], nxt))
 
     @router.get("/shells/$reference", summary="References to all shells, paged")
     async def get_all_shells_reference(

@@ -22,7 +22,7 @@ from gateway.api.history import HistoryBackend
 from gateway.api.ids import page, paged_body
 from gateway.api.lookup import shell_by_id, submodel_by_id, submodel_of_shell
 from gateway.api.modifiers import CursorParam, LimitParam
-from gateway.api.shell_routes import shell_router
+from gateway.api.shell_routes import shell_json, shell_router
 from gateway.api.submodel_routes import submodel_router
 
 
@@ -54,7 +54,7 @@ def aas_service_router(repo: ModelRepository, history: HistoryBackend | None) ->
     @router.get(base + "/aas/shells", include_in_schema=False)
     async def get_aas_service_shells(shell: Shell, limit: LimitParam = None, cursor: CursorParam = None) -> Response:
         items, nxt = page([shell], limit, cursor)
-        return enc.json_response(paged_body(list(items), nxt))
+        return enc.json_response(paged_body([shell_json(repo, s) for s in items], nxt))
 
     router.include_router(shell_router(repo, find_shell, tags), prefix=base + "/aas")
     router.include_router(submodel_router(submodel_of_shell(repo), history, tags),
@@ -92,7 +92,7 @@ def submodel_service_router(repo: ModelRepository, history: HistoryBackend | Non
     ) -> Response:
         shells = [s for s in repo.shells() if any(r.key and r.key[0].value == submodel.id for r in s.submodel)]
         items, nxt = page(shells, limit, cursor)
-        return enc.json_response(paged_body(list(items), nxt))
+        return enc.json_response(paged_body([shell_json(repo, s) for s in items], nxt))
 
     router.include_router(submodel_router(find_submodel, history, tags), prefix=base + "/submodel")
     return router

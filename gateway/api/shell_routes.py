@@ -44,13 +44,22 @@ def submodel_refs(repo: ModelRepository, shell: model.AssetAdministrationShell) 
     return sorted(shell.submodel, key=key)
 
 
+def shell_json(repo: ModelRepository, shell: model.AssetAdministrationShell) -> Any:
+    """The shell for `json.dumps`, with its submodel references in the order of `submodel_refs`."""
+    data = enc.Encoder().default(shell)
+    assert isinstance(data, dict)
+    if "submodels" in data:
+        data["submodels"] = submodel_refs(repo, shell)
+    return data
+
+
 def shell_router(repo: ModelRepository, shell_dep: ShellDep, tags: list[str | Enum]) -> APIRouter:
     router = APIRouter(tags=tags, responses=_ERRORS)
     Shell = Annotated[model.AssetAdministrationShell, Depends(shell_dep)]
 
     @router.get("", summary="The Asset Administration Shell")
     async def get_shell(shell: Shell) -> Response:
-        return enc.json_response(shell)
+        return enc.json_response(shell_json(repo, shell))
 
     router.add_api_route("/", get_shell, methods=["GET"], include_in_schema=False)
 

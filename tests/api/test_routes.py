@@ -93,6 +93,10 @@ async def test_asset_ids_must_be_specific_asset_id_json(client: httpx.AsyncClien
 async def test_shell_routes(client: httpx.AsyncClient) -> None:
     r = await client.get(SHELL)
     assert r.json()["id"] == md.AAS1 and r.json()["modelType"] == "AssetAdministrationShell"
+    # BaSyx keeps the references in a set; the API lists them in repository order in every process
+    assert [ref["keys"][0]["value"] for ref in r.json()["submodels"]] == [md.SM_OPS, md.SM_IDENT]
+    r = await client.get("/shells")
+    assert [ref["keys"][0]["value"] for ref in r.json()["result"][0]["submodels"]] == [md.SM_OPS, md.SM_IDENT]
     r = await client.get(SHELL + "/$reference")
     assert r.json() == {"type": "ModelReference", "keys": [{"type": "AssetAdministrationShell", "value": md.AAS1}]}
     r = await client.get(SHELL + "/asset-information")
