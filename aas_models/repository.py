@@ -8,7 +8,8 @@ without locks, so API handlers must be `async def` (never threadpool `def`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from typing import Any
 
 from basyx.aas import model
 
@@ -17,6 +18,7 @@ class ModelRepository:
     def __init__(self) -> None:
         self._shells: dict[str, model.AssetAdministrationShell] = {}
         self._submodels: dict[str, model.Submodel] = {}
+        self._order: dict[str, int] = {}  # submodel id -> insertion index
         self._concept_descriptions: dict[str, model.ConceptDescription] = {}
 
     def add_shell(self, shell: model.AssetAdministrationShell) -> None:
@@ -27,6 +29,7 @@ class ModelRepository:
     def add_submodel(self, submodel: model.Submodel) -> None:
         if submodel.id in self._submodels:
             raise ValueError(f"duplicate submodel id {submodel.id!r}")
+        self._order[submodel.id] = len(self._submodels)
         self._submodels[submodel.id] = submodel
 
     def add_concept_description(self, cd: model.ConceptDescription) -> None:
@@ -47,12 +50,20 @@ class ModelRepository:
     def submodel(self, submodel_id: str) -> model.Submodel | None:
         return self._submodels.get(submodel_id)
 
-    def shell_submodels(self, shell: model.AssetAdministrationShell) -> Iterator[model.Submodel]:
-        """The submodels a shell references, in the order of its submodel references."""
-        for ref in shell.submodel:
-            sm = self._submodels.get(ref.key[0].value)
-            if sm is not None:
-                yield sm
+    def submodel_refs(self, shell: model.AssetAdministrationShell) -> list[model.ModelReference[Any]]:
+        """The shell's submodel references in repository (= configuration) order.
+
+        BaSyx keeps them in a set, whose order changes with each interpreter's hash seed; paging
+        needs one order on every run. References to submodels not held here come last, by id.
+        """
+        order = self._order
+        last = len(order)
+
+        def key(ref: model.ModelReference[Any]) -> tuple[int, str]:
+            sm_id = ref.key[0].value if ref.key else ""
+            return order.get(sm_id, last), sm_id
+
+        return sorted(shell.submodel, key=key)
 
     def store(self, ids: Iterable[str] | None = None) -> model.DictIdentifiableStore:
         """A BaSyx store holding everything (or only `ids`), for the JSON/XML/AASX writers."""

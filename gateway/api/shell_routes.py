@@ -27,29 +27,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def submodel_refs(repo: ModelRepository, shell: model.AssetAdministrationShell) -> list[model.ModelReference[Any]]:
-    """The shell's submodel references in repository order.
-
-    BaSyx keeps them in a set, whose order changes with every interpreter's hash seed; paging
-    needs one order, and the configuration's is the one people expect. References to submodels
-    this repository does not hold come last, by id.
-    """
-    position = {sm.id: i for i, sm in enumerate(repo.submodels())}
-    last = len(position)
-
-    def key(ref: model.ModelReference[Any]) -> tuple[int, str]:
-        sm_id = ref.key[0].value if ref.key else ""
-        return position.get(sm_id, last), sm_id
-
-    return sorted(shell.submodel, key=key)
-
-
 def shell_json(repo: ModelRepository, shell: model.AssetAdministrationShell) -> Any:
-    """The shell for `json.dumps`, with its submodel references in the order of `submodel_refs`."""
+    """The shell for `json.dumps`, with its submodel references in repository order."""
     data = enc.Encoder().default(shell)
     assert isinstance(data, dict)
     if "submodels" in data:
-        data["submodels"] = submodel_refs(repo, shell)
+        data["submodels"] = repo.submodel_refs(shell)
     return data
 
 
@@ -77,7 +60,7 @@ def shell_router(repo: ModelRepository, shell_dep: ShellDep, tags: list[str | En
 
     @router.get("/submodel-refs", summary="References to the shell's submodels, paged")
     async def get_submodel_refs(shell: Shell, limit: LimitParam = None, cursor: CursorParam = None) -> Response:
-        items, nxt = page(submodel_refs(repo, shell), limit, cursor)
+        items, nxt = page(repo.submodel_refs(shell), limit, cursor)
         return enc.json_response(paged_body(list(items), nxt))
 
     return router
