@@ -68,3 +68,70 @@ class Source(Protocol):
         ...
 
     def health(self) -> SourceHealth: ...
+
+
+# --- northbound: forwarders hand stored samples to sinks -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PointMeta:
+    """What a northbound sink may say about a point (topic names, tags), fixed at startup."""
+
+    point_id: str  # "{asset}/{submodel}/{idShortPath}"
+    asset: str  # AAS idShort of the asset
+    aas_id: str  # AAS identifier
+    submodel: str  # submodel idShort
+    path: str  # idShortPath
+    value_type: str  # xs:double, xs:int, xs:boolean, xs:string, ...
+    unit: str | None = None
+    semantic_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A sample as the historian stored it: `seq` is its position, the forwarders' cursor."""
+
+    seq: int
+    sample: Sample
+
+
+@dataclass(slots=True)
+class SendResult:
+    """What the peer acknowledged. Every record of the batch is either delivered or rejected.
+
+    `rejected` holds records no retry can fix (e.g. an HTTP 400 for that line), with the reason;
+    the forwarder files them as dead letters and moves on. Anything that *can* be retried is
+    signalled by raising TransientError instead, and nothing of the batch counts as delivered.
+    """
+
+    delivered: int = 0
+    rejected: list[tuple[Record, str]] = field(default_factory=list)
+
+
+class TransientError(Exception):
+    """The peer is unreachable or overloaded; retry the same batch later (after `retry_after_s` if set)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Sink(Protocol):
+    """A northbound connector (InfluxDB, MQTT ...), driven by a cursor-based forwarder."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Prepare (connect lazily is fine); must not fail because the peer is down."""
+        ...
+
+    async def send(self, records: Sequence[Record], historical_before_ns: int) -> SendResult:
+        """Deliver `records` (in seq order) and return once the peer acknowledged them.
+
+        Records whose sample was received before `historical_before_ns` are replays (they were
+        not sent in real time) and are flagged so where the protocol can say it. Raise
+        TransientError for anything worth retrying.
+        """
+        ...
+
+    async def close(self) -> None: ...
