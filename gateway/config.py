@@ -52,9 +52,20 @@ class ApiConfig(_Strict):
 
 
 class RetentionConfig(_Strict):
+    """Forwarded samples go by age and size; samples a forwarder still needs stay, up to `max_disk_mb`."""
+
     max_age_days: float | None = Field(365.0, gt=0, description="delete samples older than this")
     max_size_mb: float | None = Field(10240.0, gt=0, description="delete oldest samples above this size")
+    max_disk_mb: float | None = Field(
+        None, gt=0, description="hard cap: above it the oldest samples go even if a forwarder has not sent them "
+        "(counted and logged as lost for that forwarder)")
     check_interval_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _caps(self) -> RetentionConfig:
+        if self.max_disk_mb is not None and self.max_size_mb is not None and self.max_disk_mb < self.max_size_mb:
+            raise _KeyedError("max_disk_mb", "must be at least max_size_mb (it is the hard cap above it)")
+        return self
 
 
 class HistorianSettings(_Strict):

@@ -86,6 +86,7 @@ class RetentionResult:
 
     deleted_age: int = 0
     deleted_size: int = 0
+    dropped_unforwarded: int = 0  # deleted above the smallest cursor because max_disk_mb was reached
     kept_age: int = 0
     kept_size: int = 0
     over_size: bool = False
@@ -94,4 +95,4 @@ class RetentionResult:
 
     @property
     def deleted(self) -> int:
-        return self.deleted_age + self.deleted_size
+        return self.deleted_age + self.deleted_size + self.dropped_unforwarded

@@ -33,6 +33,11 @@ _DELETE_OLD = (
 )
 # size retention removes the oldest by insertion order: that is cheap (rowid order) and frees whole pages
 _DELETE_FIRST = f"DELETE FROM samples WHERE seq IN (SELECT seq FROM samples WHERE {_DELETABLE} ORDER BY seq LIMIT ?)"
+# the hard disk cap ignores cursors (but still keeps the newest row, for the same reason as above)
+_DELETE_FIRST_FORCED = (
+    "DELETE FROM samples WHERE seq IN (SELECT seq FROM samples "
+    "WHERE seq < (SELECT max(seq) FROM samples) ORDER BY seq LIMIT ?)"
+)
 
 
 def _delete(conn: sqlite3.Connection, sql: str, params: tuple[int, ...]) -> int:
@@ -95,6 +100,14 @@ def enforce(
                     res.kept_size = min(rows, math.ceil((used - limit) / (used / rows)))
                 break
 
+    if cfg.max_disk_mb is not None:
+        hard = int(cfg.max_disk_mb * 1024 * 1024)
+        while used_bytes(conn) > hard and not stop.is_set():
+            n = _delete(conn, _DELETE_FIRST_FORCED, (chunk,))
+            res.dropped_unforwarded += n
+            if n == 0:
+                break
+
     res.vacuumed_pages = _incremental_vacuum(conn, stop)
     _log(res, cfg)
     return res
@@ -115,6 +128,10 @@ def _incremental_vacuum(conn: sqlite3.Connection, stop: threading.Event) -> int:
 
 
 def _log(res: RetentionResult, cfg: RetentionConfig) -> None:
+    if res.dropped_unforwarded:
+        name, seq = res.min_cursor or ("?", -1)
+        log.error("historian retention: disk cap of %s MB reached: dropped the %d oldest samples that forwarder "
+                  "%r (cursor seq %d) had not sent yet", cfg.max_disk_mb, res.dropped_unforwarded, name, seq)
     if res.deleted:
         log.info("historian retention: deleted %d samples older than %s days and %d to stay under %s MB",
                  res.deleted_age, cfg.max_age_days, res.deleted_size, cfg.max_size_mb)

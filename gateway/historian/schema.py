@@ -14,7 +14,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _CREATE_V1 = """
 CREATE TABLE series (
@@ -46,8 +46,33 @@ CREATE TABLE cursors (
 );
 """
 
+# v2: records a forwarder's peer refused for good (e.g. an HTTP 400 for that line), kept for inspection
+_CREATE_V2 = """
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    forwarder TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    point TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    value,
+    status INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
+);
+CREATE INDEX dead_letters_forwarder ON dead_letters (forwarder, id);
+"""
+
+
+def _execute_script(conn: sqlite3.Connection, script: str) -> None:
+    for stmt in script.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
 # MIGRATIONS[v] upgrades a version-v database to v + 1, inside the open transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: lambda conn: _execute_script(conn, _CREATE_V2),
+}
 
 
 class SchemaError(RuntimeError):
@@ -82,9 +107,7 @@ def initialise(conn: sqlite3.Connection) -> None:
             has_tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
             if has_tables:
                 raise SchemaError("the file has tables but no historian schema version; refusing to touch it")
-            for stmt in _CREATE_V1.split(";"):
-                if stmt.strip():
-                    conn.execute(stmt)
+            _execute_script(conn, _CREATE_V1)
             version = 1
         while version < SCHEMA_VERSION:
             log.info("migrating historian schema from version %d to %d", version, version + 1)

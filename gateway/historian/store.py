@@ -88,11 +88,13 @@ def split_point_id(point_id: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def _write(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
-    """One statement in its own write transaction; returns its rows (RETURNING)."""
+def _write(conn: sqlite3.Connection, sql: str, params: Sequence[Any], many: bool = False) -> list[Any]:
+    """One statement (or one executemany) in its own write transaction; returns its rows (RETURNING)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        rows = conn.execute(sql, params).fetchall()
+        rows = [] if many else conn.execute(sql, params).fetchall()
+        if many:
+            conn.executemany(sql, params)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -126,6 +128,7 @@ class Historian:
         self._conns_lock = threading.Lock()
         self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._space = asyncio.Event()
+        self._committed = asyncio.Event()  # replaced after every commit; forwarders wait on it
         self._retention_lock = asyncio.Lock()
         self._retention_task: asyncio.Task[None] | None = None
         self._stop = threading.Event()
@@ -311,6 +314,8 @@ class Historian:
         writer = self._writer
         if writer is None:
             return
+        self._committed.set()
+        self._committed = asyncio.Event()
         done = writer.done
         waiting = []
         for target, fut in self._flush_waiters:
@@ -463,6 +468,41 @@ class Historian:
         """Forget a forwarder (its unacknowledged rows are no longer protected from retention)."""
         await self._read(lambda c: _write(c, "DELETE FROM cursors WHERE name = ?", (name,)))
 
+    async def cursors(self) -> dict[str, int]:
+        rows = await self._read(lambda c: c.execute("SELECT name, seq FROM cursors ORDER BY name").fetchall())
+        return {name: int(seq) for name, seq in rows}
+
+    async def max_seq(self) -> int:
+        """The newest committed seq (0 when empty): cheap, the rowid's maximum."""
+        return await self._read(lambda c: int(c.execute("SELECT coalesce(max(seq), 0) FROM samples").fetchone()[0]))
+
+    async def wait_for_commit(self, timeout: float) -> None:
+        """Return after the next commit, or after `timeout` s: lets a forwarder sleep instead of polling."""
+        event = self._committed
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
+    async def add_dead_letters(self, forwarder: str, rejected: Sequence[tuple[StoredSample, str]]) -> None:
+        """File samples a forwarder's peer refused for good, with the reason, so they are not lost silently."""
+        if not rejected:
+            return
+        now = wall_clock_ns()
+        rows = [(forwarder, r.seq, r.point, r.ts, encode(r.value) if type(r.value) not in NATIVE else r.value,
+                 r.status, reason[:2000], now) for r, reason in rejected]
+        sql = ("INSERT INTO dead_letters (forwarder, seq, point, ts, value, status, reason, created_ns) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        await self._read(lambda c: _write(c, sql, rows, many=True))
+
+    async def dead_letters(self, forwarder: str | None = None, limit: int = 1000) -> list[tuple[Any, ...]]:
+        """(forwarder, seq, point, ts, value, status, reason) of refused samples, oldest first."""
+        sql = "SELECT forwarder, seq, point, ts, value, status, reason FROM dead_letters"
+        params: tuple[Any, ...] = ()
+        if forwarder is not None:
+            sql += " WHERE forwarder = ?"
+            params = (forwarder,)
+        sql += " ORDER BY id LIMIT ?"
+        return await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
+
     # --- retention ----------------------------------------------------------------------
 
     async def enforce_retention(self, now_ns: int | None = None) -> RetentionResult:
@@ -479,6 +519,8 @@ class Historian:
             self.metrics.retention_deleted.labels(reason="age").inc(res.deleted_age)
         if res.deleted_size:
             self.metrics.retention_deleted.labels(reason="size").inc(res.deleted_size)
+        if res.dropped_unforwarded:
+            self.metrics.retention_deleted.labels(reason="disk_cap_unforwarded").inc(res.dropped_unforwarded)
         return res
 
     async def _retention_loop(self) -> None:

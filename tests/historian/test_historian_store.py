@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from connectors import status
 from connectors.sample import Sample, now_ns
 from gateway.config import HistorianSettings
-from gateway.historian import Historian, HistorianClosedError, SchemaError, UnknownPointError, store
+from gateway.historian import SCHEMA_VERSION, Historian, HistorianClosedError, SchemaError, UnknownPointError, store
 from tests.historian.conftest import make_settings, poll, sample
 
 T0 = 1_700_000_000_000_000_000
@@ -261,9 +261,9 @@ async def test_schema_and_pragmas(historian: Historian, settings: HistorianSetti
     try:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert con.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {"series", "samples", "cursors"} <= tables
+        assert {"series", "samples", "cursors", "dead_letters"} <= tables
         assert con.execute("SELECT count(*) FROM cursors").fetchone()[0] == 0
     finally:
         con.close()
