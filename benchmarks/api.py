@@ -32,7 +32,16 @@ Add to .gitignore:  benchmarks/.venv-basyx/
 Run:
     python benchmarks/api.py                                  # 32 connections, 5 s warm-up, 10 s per measurement
     python benchmarks/api.py --connections 64 --seconds 20 --rounds 3
-    python benchmarks/api.py --basyx-workers 2,1              # also measure BaSyx with 1 worker (extra rows)
+    python benchmarks/api.py --basyx-workers 2                # BaSyx with 2 workers only (default 2,1)
+
+Server settings. Ours: one uvicorn process (the model lives in one process and the pipeline mutates it
+in place, so the gateway cannot run several workers), the default asyncio loop and httptools, as
+`aas-gateway run` serves it. BaSyx: gunicorn, sync workers, 2 workers (= the cores; the baseline for the
+ratios) and 1 worker (one process, like ours). Why gunicorn sync: BaSyx's WSGIApp is CPU-bound Python,
+so threads share one GIL; on this machine (test model, one Property, 32 connections) gunicorn sync gave
+BaSyx 8.0k req/s with 2 workers, gunicorn gthread (2 x 4 threads, keep-alive) 3.8k and waitress
+(4 threads, one process) 3.2k, so sync workers are BaSyx's strongest production setup here; 4 workers
+gave only 3% more than 2 while competing with wrk for the 2 cores.
 
 All servers are started and stopped by this script (on error and Ctrl-C too), on free loopback ports.
 """
@@ -94,9 +103,9 @@ def free_port() -> int:
 def http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes, dict[str, str]]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read(), dict(r.headers)
+            return r.status, r.read(), {k.lower(): v for k, v in r.headers.items()}
     except urllib.error.HTTPError as e:
-        return e.code, e.read(), dict(e.headers)
+        return e.code, e.read(), {k.lower(): v for k, v in e.headers.items()}
 
 
 def get_json(url: str) -> Any:
@@ -324,7 +333,8 @@ def check_endpoints(urls: dict[str, str], sm_id: str, path: str) -> dict[str, An
     v = json.loads(body) if status == 200 else None
     if status != 200 or isinstance(v, bool) or not isinstance(v, (int, float)):
         raise RuntimeError(f"ours $value: expected 200 and a JSON number, got {status} {body[:200]!r}")
-    info["ours_value"] = {"status": status, "body": body.decode(), "content_type": headers.get("content-type")}
+    info["ours_value"] = {"status": status, "body": body.decode(), "content_type": headers.get("content-type"),
+                          "connection": headers.get("connection")}
 
     ours_sm = None
     for key in ("ours_submodel", "basyx_submodel"):
@@ -333,7 +343,7 @@ def check_endpoints(urls: dict[str, str], sm_id: str, path: str) -> dict[str, An
         if status != 200 or not isinstance(doc, dict) or doc.get("id") != sm_id or doc.get("modelType") != "Submodel":
             raise RuntimeError(f"{key}: expected 200 and Submodel {sm_id}, got {status} {body[:200]!r}")
         info[key] = {"status": status, "bytes": len(body), "elements": len(id_short_paths(doc["submodelElements"])),
-                     "content_type": headers.get("content-type")}
+                     "content_type": headers.get("content-type"), "connection": headers.get("connection")}
         if key == "ours_submodel":
             ours_sm = doc
         else:
@@ -348,7 +358,8 @@ def check_endpoints(urls: dict[str, str], sm_id: str, path: str) -> dict[str, An
             or doc.get("modelType") != "Property"):
         raise RuntimeError(f"basyx element: expected 200 and Property {last}, got {status} {body[:200]!r}")
     float(doc["value"])  # normal JSON: the value as a string holding a number
-    info["basyx_element"] = {"status": status, "body": body.decode(), "content_type": headers.get("content-type")}
+    info["basyx_element"] = {"status": status, "body": body.decode(), "content_type": headers.get("content-type"),
+                             "connection": headers.get("connection")}
 
     status, body, _ = http_get(urls["basyx_element"] + "/$value")
     info["basyx_value_status"] = status  # 501 in 1.2.1: why the element GET is the comparison
@@ -399,9 +410,10 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=5.0, help="warm-up seconds before each endpoint (default 5)")
     ap.add_argument("--rounds", type=int, default=1, help="repeat the measurements, report the median (default 1)")
     ap.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1: leaves the cores to servers)")
-    ap.add_argument("--basyx-workers", default="2",
+    ap.add_argument("--basyx-workers", default="2,1",
                     help="gunicorn sync workers for BaSyx; a comma list measures each, the first is the baseline"
-                         " for the ratios (default 2 = one per core)")
+                         " for the ratios (default 2,1: one per core as the baseline, and 1 as a single process"
+                         " like ours)")
     ap.add_argument("--config", type=Path, default=ROOT / "deploy" / "example-config.yaml")
     ap.add_argument("--asset", default="CNC01", help="idShort of the shell (default CNC01)")
     ap.add_argument("--path", default="Spindle.Speed", help="idShortPath of a numeric Property (default Spindle.Speed)")
@@ -449,11 +461,16 @@ def main() -> int:
             results["settings"] = {
                 "load_generator": {"tool": "wrk", "threads": args.wrk_threads, "connections": args.connections,
                                    "warmup_s": args.warmup, "seconds": args.seconds, "rounds": args.rounds,
-                                   "keep_alive": True, "host": "127.0.0.1"},
+                                   "host": "127.0.0.1",
+                                   "connections_note": "wrk keeps its connections open; uvicorn keeps them alive, "
+                                   "gunicorn sync workers answer 'Connection: close', so wrk reconnects for every "
+                                   "BaSyx request (that is how sync workers serve)"},
                 "ours": {"server": "uvicorn (gateway.api.create_app, benchmarks/gateway_server.py)", "workers": 1,
                          "loop": "auto (uvloop if installed)", "http": "auto (httptools if installed)",
                          "access_log": False},
                 "basyx": {"server": "gunicorn", "worker_class": "sync", "workers": basyx_workers,
+                          "why": "WSGIApp is CPU-bound Python: processes, not threads, use both cores; sync was "
+                                 "BaSyx's fastest gunicorn/waitress setup on this machine (see the docstring)",
                           "baseline_workers": basyx_workers[0], "access_log": False,
                           "app": "basyx.aas.adapter.http.WSGIApp (benchmarks/basyx_server.py)"},
             }
