@@ -3,7 +3,7 @@
 Measures requests/s and p50/p99 latency under concurrent keep-alive load from a separate process
 (`wrk`, loopback only) for:
 
-  ours   GET /api/v3.0/submodels/{id}/submodel-elements/{path}/$value   (ValueOnly: a bare JSON number)
+  ours   GET /api/v3.0/submodels/{id}/submodel-elements/{path}/$value   (ValueOnly of a numeric Property)
   ours   GET /api/v3.0/submodels/{id}                                    (normal JSON)
   BaSyx  GET /api/v3.0/submodels/{id}/submodel-elements/{path}           (normal JSON; BaSyx 1.2.1 answers 501
                                                                           to every $value, so this is the
@@ -331,8 +331,11 @@ def check_endpoints(urls: dict[str, str], sm_id: str, path: str) -> dict[str, An
 
     status, body, headers = http_get(urls["ours_value"])
     v = json.loads(body) if status == 200 else None
+    if isinstance(v, dict) and list(v) == [last]:  # the named ValueOnly form {"Speed": 1004.25}
+        v = v[last]
     if status != 200 or isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise RuntimeError(f"ours $value: expected 200 and a JSON number, got {status} {body[:200]!r}")
+        raise RuntimeError(f"ours $value: expected 200 and a JSON number (bare or {{{last!r}: n}}), "
+                           f"got {status} {body[:200]!r}")
     info["ours_value"] = {"status": status, "body": body.decode(), "content_type": headers.get("content-type"),
                           "connection": headers.get("connection")}
 
