@@ -1,0 +1,152 @@
+"""Settings of the MQTT publisher (northbound) and the MQTT sensor source (southbound).
+
+Owned by the connector, like `connectors.opcua.config`: the gateway's YAML embeds
+`MqttPublisherConfig` as a forwarder and `MqttSourceConfig` as an asset's source, and the
+connector needs nothing else. Both share `BrokerConfig`, so TLS, credentials and reconnect
+behave the same in both directions.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from connectors.mqtt.jsonpointer import parse_pointer
+from connectors.mqtt.topics import validate_filter, validate_topic
+
+QoS = Literal[0, 1, 2]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TlsConfig(_Strict):
+    """TLS to the broker. The server certificate is always verified unless `verify: false` is written out."""
+
+    ca_file: str | None = Field(None, description="CA bundle (PEM) to verify the broker; None = system store")
+    certfile: str | None = Field(None, description="client certificate (PEM) for mutual TLS")
+    keyfile: str | None = Field(None, description="client private key (PEM) for mutual TLS")
+    verify: bool = Field(True, description="verify the broker's certificate and host name")
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("'certfile' and 'keyfile' go together (mutual TLS needs both)")
+        return self
+
+
+class ReconnectConfig(_Strict):
+    initial_delay_s: float = Field(0.5, gt=0)
+    max_delay_s: float = Field(30.0, gt=0)
+    jitter: float = Field(0.2, ge=0, le=1, description="+/- fraction of random jitter on the delays")
+
+    @model_validator(mode="after")
+    def _order(self) -> ReconnectConfig:
+        if self.max_delay_s < self.initial_delay_s:
+            raise ValueError("max_delay_s must be >= initial_delay_s")
+        return self
+
+
+class BrokerConfig(_Strict):
+    host: str
+    port: int | None = Field(None, ge=1, le=65535, description="default 1883, or 8883 with TLS")
+    client_id: str | None = Field(None, description="default: aasgw-{hostname}-{connector name}")
+    username: str | None = None
+    password: SecretStr | None = None
+    keepalive_s: int = Field(30, ge=5, le=65535)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    protocol: Literal["5", "3.1.1"] = "5"
+    tls: TlsConfig | None = None
+    clean_start: bool = Field(True, description="False keeps the broker-side session (QoS 1/2 state) across reconnects")
+    reconnect: ReconnectConfig = ReconnectConfig()
+
+    @model_validator(mode="after")
+    def _credentials(self) -> BrokerConfig:
+        if self.password is not None and self.username is None:
+            raise ValueError("a 'password' needs a 'username'")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 8883 if self.tls is not None else 1883
+
+    @property
+    def url(self) -> str:
+        """The broker as shown in logs and health (never with credentials)."""
+        scheme = "mqtts" if self.tls is not None else "mqtt"
+        return f"{scheme}://{self.host}:{self.effective_port}"
+
+    def client_id_for(self, name: str) -> str:
+        return self.client_id or f"aasgw-{socket.gethostname()}-{name}"
+
+
+class MqttPublisherConfig(_Strict):
+    type: Literal["mqtt"] = "mqtt"
+    broker: BrokerConfig
+    topic_prefix: str = Field("aas", description="first level(s) of every topic, e.g. 'plant1/aas'")
+    qos: QoS = 1
+    retain: bool = Field(False, description="retain value messages (the last value per point stays on the broker)")
+    payload: Literal["per_point", "per_asset"] = "per_point"
+    max_inflight: int = Field(1000, ge=1, le=65535, description="QoS 1/2 messages awaiting an ack at once")
+    batch_size: int = Field(500, ge=1, description="most samples in one per-asset message")
+    status_topic: str = Field("$status/{gateway_id}", description="gateway status topic, under the prefix")
+    ack_timeout_s: float = Field(30.0, gt=0, description="a batch not acknowledged in time is retried")
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        validate_topic(v)
+        if v.startswith("$"):
+            raise ValueError("must not start with '$' (reserved for broker topics such as $SYS)")
+        return v
+
+    @field_validator("status_topic")
+    @classmethod
+    def _status(cls, v: str) -> str:
+        validate_topic(v.replace("{gateway_id}", "x"))
+        return v
+
+
+class MqttSourceConfig(_Strict):
+    type: Literal["mqtt"] = "mqtt"
+    broker: BrokerConfig
+    topic: str | None = Field(None, description="default topic filter for points that name none")
+    timestamp_pointer: str | None = Field(None, description="JSON pointer to the sample time in the payload, e.g. /ts")
+    timestamp_format: Literal["epoch_ms", "epoch_s", "iso8601"] = "epoch_ms"
+    qos: QoS = 1
+    max_pending_messages: int = Field(100_000, ge=1, description="received but not yet emitted; oldest dropped beyond")
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, v: str | None) -> str | None:
+        if v is not None:
+            validate_filter(v)
+        return v
+
+    @field_validator("timestamp_pointer")
+    @classmethod
+    def _pointer(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_pointer(v)
+        return v
+
+
+@dataclass(frozen=True, slots=True)
+class MqttPointSpec:
+    """One point fed by MQTT: messages on `topic` (a filter; None = the source's default topic),
+    value at the RFC 6901 JSON pointer `pointer` (e.g. `/temperature`, `/values/0`, `` = whole payload)."""
+
+    point_id: str
+    topic: str | None
+    pointer: str
+
+    def __post_init__(self) -> None:
+        parse_pointer(self.pointer)
+        if self.topic is not None:
+            validate_filter(self.topic)
