@@ -21,9 +21,10 @@ connection refused/reset, timeout,     TransientError
 TLS failure
 =====================================  ====================================================
 
-Re-sending lines is harmless: a line-protocol write of the same series, field
+Re-sending lines is harmless in InfluxDB: a write of the same series, field
 and timestamp overwrites the value with itself. That is what makes retrying
-a whole batch after a partial success, and bisecting, safe.
+a whole batch after a partial success, and bisecting, safe. VictoriaMetrics
+keeps such duplicates unless it runs with ``-dedup.minScrapeInterval=1ms``.
 """
 
 from __future__ import annotations

@@ -97,6 +97,9 @@ class VictoriaMetrics:
 
     def export(self, match: str = '{__name__!=""}') -> list[dict[str, Any]]:
         """All stored samples of the matching series (JSON lines of /api/v1/export)."""
+        # fresh rows become searchable only after an in-memory flush (seconds): force it
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10):
+            pass
         body = urllib.parse.urlencode({"match[]": match}).encode()
         with urllib.request.urlopen(f"{self.url}/api/v1/export", data=body, timeout=10) as resp:
             return [json.loads(line) for line in resp.read().splitlines() if line.strip()]
