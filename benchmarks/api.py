@@ -33,6 +33,7 @@ Run:
     python benchmarks/api.py                                  # 32 connections, 5 s warm-up, 10 s per measurement
     python benchmarks/api.py --connections 64 --seconds 20 --rounds 3
     python benchmarks/api.py --basyx-workers 2                # BaSyx with 2 workers only (default 2,1)
+    python benchmarks/api.py --ceiling                        # plus a one-route FastAPI app on our server settings
 
 Server settings. Ours: one uvicorn process (the model lives in one process and the pipeline mutates it
 in place, so the gateway cannot run several workers), the default asyncio loop and httptools, as
@@ -417,6 +418,9 @@ def main() -> int:
                     help="gunicorn sync workers for BaSyx; a comma list measures each, the first is the baseline"
                          " for the ratios (default 2,1: one per core as the baseline, and 1 as a single process"
                          " like ours)")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also measure a one-route FastAPI app answering $value with a constant, on the same"
+                         " uvicorn settings as ours (what FastAPI in one process can reach here)")
     ap.add_argument("--config", type=Path, default=ROOT / "deploy" / "example-config.yaml")
     ap.add_argument("--asset", default="CNC01", help="idShort of the shell (default CNC01)")
     ap.add_argument("--path", default="Spindle.Speed", help="idShortPath of a numeric Property (default Spindle.Speed)")
@@ -514,6 +518,21 @@ def main() -> int:
                 plan += [(f"basyx[{w}w] GET element", f"{base}/submodels/{sm_b64}/submodel-elements/{quoted}", p.pid),
                          (f"basyx[{w}w] GET submodel", f"{base}/submodels/{sm_b64}", p.pid)]
 
+            if args.ceiling:
+                cport = free_port()
+                clog = tmp / "ceiling.log"
+                cproc = procs.start("ceiling", [sys.executable, str(BENCH / "gateway_server.py"), "--trivial",
+                                                "--host", "127.0.0.1", "--port", str(cport)], log=clog, cwd=ROOT)
+                cbase = f"http://127.0.0.1:{cport}{BASE}"
+                wait_http(f"{cbase}/shells", cproc, 60, clog)
+                curl = f"{cbase}/submodels/{sm_b64}/submodel-elements/{quoted}/$value"
+                if http_get(curl)[:2] != (200, b"1004.25"):
+                    raise RuntimeError(f"ceiling app: unexpected answer from {curl}")
+                plan.append(("fastapi 1-route $value", curl, cproc.pid))
+                results["settings"]["ceiling"] = {
+                    "server": "the same uvicorn server as ours (gateway.api_server.ApiServer), one FastAPI route "
+                              "returning a constant 7-byte body (benchmarks/gateway_server.py --trivial)"}
+
             rounds: list[dict[str, dict[str, Any]]] = []
             for r in range(args.rounds):
                 print(f"round {r + 1}/{args.rounds}: {args.connections} connections, {args.seconds:g} s each"
@@ -551,6 +570,9 @@ def main() -> int:
             "submodel_vs_submodel_p50": round(os_["p50_ms"] / sm["p50_ms"], 2),
             "submodel_vs_submodel_p99": round(os_["p99_ms"] / sm["p99_ms"], 2),
         }
+    if args.ceiling:
+        ratios["ours_value_vs_fastapi_1_route"] = round(
+            summary["ours $value"]["requests_per_s"] / summary["fastapi 1-route $value"]["requests_per_s"], 2)
     results["ratios"] = ratios
     base_ratio = ratios[f"basyx_{basyx_workers[0]}_workers"]["value_vs_element_rps"]
     results["target"] = {"criterion": "ours $value req/s >= 3x BaSyx element GET req/s (same run)",
@@ -565,6 +587,9 @@ def main() -> int:
         print(f"{name:<28} {m['requests_per_s']:>10.0f} {m['p50_ms']:>9.2f} {m['p99_ms']:>9.2f}"
               f" {m['bytes_per_response']:>7.0f} {m['server_cores_used']:>9.2f}")
     for key, r in ratios.items():
+        if not isinstance(r, dict):
+            print(f"{key}: {r}x req/s")
+            continue
         print(f"ours / BaSyx ({key.replace('_', ' ')}): $value vs element GET {r['value_vs_element_rps']}x req/s,"
               f" GET submodel {r['submodel_vs_submodel_rps']}x req/s")
     print(f"target (>= 3x): {'met' if results['target']['met'] else 'NOT met'} ({base_ratio}x)")

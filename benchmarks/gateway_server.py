@@ -8,7 +8,9 @@ one process, one worker, the default asyncio loop as under `aas-gateway run`, no
 
     python benchmarks/gateway_server.py --config deploy/example-config.yaml --port 8080
 
-Prints one JSON line {"ready": true, ...} when listening; stops on SIGTERM/SIGINT.
+Prints one JSON line {"ready": true, ...} when listening; stops on SIGTERM/SIGINT. With --trivial it
+serves a FastAPI app with a single constant $value route on the same server instead: the ceiling that
+FastAPI + uvicorn in one process reach on this machine (benchmarks/api.py --ceiling).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from basyx.aas import model
+from fastapi import FastAPI, Response
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,6 +51,21 @@ def sample_value(prop: model.Property, i: int) -> Any:
     return None
 
 
+def trivial_app() -> FastAPI:
+    """A FastAPI app whose only route answers every $value with a constant: the ceiling for FastAPI here."""
+    app = FastAPI()
+
+    @app.get(API_BASE_PATH + "/submodels/{sm}/submodel-elements/{path}/$value")
+    async def value(sm: str, path: str) -> Response:
+        return Response(b"1004.25", media_type="application/json")
+
+    @app.get(API_BASE_PATH + "/shells")
+    async def shells() -> Response:
+        return Response(b"[]", media_type="application/json")
+
+    return app
+
+
 async def serve(args: argparse.Namespace) -> None:
     cfg = load_config(args.config)
     base = f"http://{args.host}:{args.port}{API_BASE_PATH}"
@@ -60,7 +78,7 @@ async def serve(args: argparse.Namespace) -> None:
             if v is not None:
                 set_live_value(prop, v, now_ns, 0)
                 n += 1
-    app = create_app(repo, base_path=API_BASE_PATH)
+    app = create_app(repo, base_path=API_BASE_PATH) if not args.trivial else trivial_app()
     server = ApiServer(app, args.host, args.port)
     await server.start()
     print(json.dumps({"ready": True, "url": f"{server.base_url}{API_BASE_PATH}", "values_set": n,
@@ -79,6 +97,8 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=ROOT / "deploy" / "example-config.yaml")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--trivial", action="store_true",
+                    help="serve a one-route FastAPI app (constant $value) instead of the gateway's API")
     ap.add_argument("--uvloop", action="store_true", help="run on uvloop instead of the default asyncio loop")
     args = ap.parse_args()
     if args.uvloop:
