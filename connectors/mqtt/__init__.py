@@ -4,3 +4,9 @@
 `MqttSource` turns JSON sensor messages into samples. The topic scheme is documented in
 `connectors.mqtt.topics`, the payload schema in `connectors.mqtt.payload`.
 """
+
+from connectors.mqtt.config import BrokerConfig, MqttPointSpec, MqttPublisherConfig, MqttSourceConfig, TlsConfig
+from connectors.mqtt.publisher import MqttPublisher
+
+__all__ = ["BrokerConfig", "MqttPointSpec", "MqttPublisher", "MqttPublisherConfig",
+           "MqttSourceConfig", "TlsConfig"]

@@ -19,7 +19,8 @@ from connectors.sample import Sample
 
 
 def test_point_topic_maps_idshortpath_to_levels() -> None:
-    assert topics.point_topic("aas", "CNC01", "OperationalData", "Spindle.Speed") == "aas/CNC01/OperationalData/Spindle/Speed"
+    assert topics.point_topic("aas", "CNC01", "OperationalData", "Spindle.Speed") == (
+        "aas/CNC01/OperationalData/Spindle/Speed")
     assert topics.point_topic("plant/aas", "R1", "Op", "Axes[0].Pos") == "plant/aas/R1/Op/Axes/0/Pos"
     assert topics.point_topic("aas", "R1", "Op", "M[1][2]") == "aas/R1/Op/M/1/2"
     assert topics.asset_batch_topic("aas", "R1") == "aas/R1/$batch"
