@@ -7,6 +7,7 @@
 
 from connectors.mqtt.config import BrokerConfig, MqttPointSpec, MqttPublisherConfig, MqttSourceConfig, TlsConfig
 from connectors.mqtt.publisher import MqttPublisher
+from connectors.mqtt.source import MqttSource
 
-__all__ = ["BrokerConfig", "MqttPointSpec", "MqttPublisher", "MqttPublisherConfig",
+__all__ = ["BrokerConfig", "MqttPointSpec", "MqttPublisher", "MqttPublisherConfig", "MqttSource",
            "MqttSourceConfig", "TlsConfig"]
