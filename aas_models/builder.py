@@ -412,6 +412,23 @@ class AssetModel:
     status: StatusSubmodel
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def add_linked_segment(self, id_short: str, name: str, endpoint: str, query: str) -> None:
+        """Another place this asset's history lives (e.g. an InfluxDB the gateway forwards to)."""
+        segments = self.submodel("TimeSeries").get_referable("Segments")
+        assert isinstance(segments, model.SubmodelElementCollection)
+        segments.value.add(model.SubmodelElementCollection(
+            id_short,
+            [
+                _mlp("Name", ids.TS_SEGMENT_NAME, name),
+                model.Property("Endpoint", model.datatypes.String, endpoint, semantic_id=ext_ref(ids.TS_ENDPOINT)),
+                model.Property("Query", model.datatypes.String, query, semantic_id=ext_ref(ids.TS_QUERY)),
+                model.Property("State", model.datatypes.String, "in progress",
+                               value_id=ext_ref(ids.TS_SEGMENT_STATE_IN_PROGRESS),
+                               semantic_id=ext_ref(ids.TS_SEGMENT_STATE)),
+            ],
+            semantic_id=ext_ref(ids.TS_LINKED_SEGMENT),
+        ))
+
     def set_history_url(self, url: str) -> None:
         """Point the TimeSeries LinkedSegment at the API once its real address is known (e.g. port 0)."""
         endpoint = self.submodel("TimeSeries").get_referable(["Segments", "LinkedSegment", "Endpoint"])

@@ -20,14 +20,21 @@ from aas_models.builder import AssetModel, build_asset
 from aas_models.ids import submodel_id
 from aas_models.repository import ModelRepository
 from aas_models.spec import AssetSpec, PointSpec
-from connectors.base import ConnectionState, Source, SourceHealth
+from connectors.base import ConnectionState, PointMeta, Sink, Source, SourceHealth
+from connectors.influx.config import InfluxConfig
+from connectors.influx.sink import InfluxSink, linked_segment
+from connectors.mqtt.config import MqttPointSpec, MqttPublisherConfig, MqttSourceConfig
+from connectors.mqtt.publisher import MqttPublisher
+from connectors.mqtt.source import MqttSource
 from connectors.opcua import OpcUaPointSpec, OpcUaSource
 from connectors.sample import Sample, ns_to_iso
 from gateway.api_server import ApiServer
-from gateway.config import AssetConfig, GatewayConfig, point_id
+from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig, point_id, source_endpoint
+from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
 from gateway.history_backend import HistorianBackend
 from gateway.live import LiveModelSink, follow_state_changes, keep_status_fresh, refresh_status
+from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo
 
 API_BASE_PATH = "/api/v3.0"
@@ -56,11 +63,11 @@ def point_infos(cfg: GatewayConfig) -> list[PointInfo]:
 def asset_spec(asset: AssetConfig, history_url: str | None) -> AssetSpec:
     """The asset as aas_models sees it (aas_models knows nothing of the config format)."""
     points = tuple(PointSpec(point_id(asset.id_short, p.submodel, p.path), p.submodel, p.path, p.type, p.unit,
-                             p.semantic_id, p.description, p.writable, p.node or p.browse_path)
+                             p.semantic_id, p.description, p.writable, p.source_address())
                    for p in asset.points)
     nameplate = asset.nameplate.model_dump(exclude_none=True) if asset.nameplate else None
     return AssetSpec(asset.id, asset.id_short, asset.global_asset_id, points, asset.description, nameplate,
-                     asset.source.endpoint, asset.source.type, history_url)
+                     source_endpoint(asset.source), asset.source.type, history_url)
 
 
 def build_model(cfg: GatewayConfig, history_url: str | None = None) -> tuple[ModelRepository, dict[str, AssetModel]]:
@@ -76,12 +83,31 @@ def build_model(cfg: GatewayConfig, history_url: str | None = None) -> tuple[Mod
 
 
 def build_source(asset: AssetConfig) -> Source:
-    """The southbound connector of one asset (the only place that knows connector types)."""
+    """The southbound connector of one asset (with build_sink, the only place that knows connector types)."""
+    src = asset.source
+    if isinstance(src, MqttSourceConfig):
+        assert all(p.pointer is not None for p in asset.points)  # validated with the config
+        return MqttSource(asset.id_short, src, [MqttPointSpec(point_id(asset.id_short, p.submodel, p.path), p.topic,
+                                                              p.pointer or "") for p in asset.points])
     specs = [OpcUaPointSpec(point_id(asset.id_short, p.submodel, p.path), node=p.node, browse_path=p.browse_path,
                             sampling_interval_ms=p.sampling_interval_ms, queue_size=p.queue_size,
                             deadband=p.deadband)
              for p in asset.points]
-    return OpcUaSource(asset.id_short, asset.source, specs)
+    return OpcUaSource(asset.id_short, src, specs)
+
+
+def point_meta(cfg: GatewayConfig) -> dict[str, PointMeta]:
+    return {point_id(a.id_short, p.submodel, p.path): PointMeta(point_id(a.id_short, p.submodel, p.path),
+                                                                a.id_short, a.id, p.submodel, p.path, p.type,
+                                                                p.unit, p.semantic_id)
+            for a in cfg.assets for p in a.points}
+
+
+def build_sink(fw: ForwarderConfig, meta: dict[str, PointMeta], gateway_id: str) -> Sink:
+    if isinstance(fw.sink, InfluxConfig):
+        return InfluxSink(fw.name, fw.sink, meta)
+    assert isinstance(fw.sink, MqttPublisherConfig)
+    return MqttPublisher(fw.name, fw.sink, meta, gateway_id)
 
 
 class Gateway:
@@ -96,6 +122,19 @@ class Gateway:
         self.pipeline.add_sink(LiveModelSink(live))
         self.sources: dict[str, Source] = {a.id_short: build_source(a) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
+        meta = point_meta(cfg)
+        fw_metrics = ForwarderMetrics(self.registry)
+        self.forwarders = [
+            Forwarder(f.name, build_sink(f, meta, cfg.gateway.id), self.historian,
+                      ForwarderSettings(f.batch_size, f.start_from, f.historical_after_s), fw_metrics)
+            for f in cfg.forwarders]
+        for f in cfg.forwarders:
+            if isinstance(f.sink, InfluxConfig):  # the TimeSeries submodels say where else history lives
+                for a in cfg.assets:
+                    endpoint, query = linked_segment(f.sink, a.id_short, a.id)
+                    self.models[a.id_short].add_linked_segment(
+                        f"Linked_{f.name.replace('-', '_').replace('.', '_')}",
+                        f"History of {a.id_short} in InfluxDB ({f.name})", endpoint, query)
         self.api: ApiServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -108,6 +147,9 @@ class Gateway:
         await self.historian.open()
         for info in self.pipeline.points.values():
             await self.historian.register_series(info.point_id, info.value_type, info.unit)
+        await self._forget_removed_forwarders()
+        for fw in self.forwarders:
+            self._tasks.append(asyncio.create_task(self._run_forwarder(fw), name=f"forwarder:{fw.name}"))
         for name, source in self.sources.items():
             self._tasks.append(asyncio.create_task(self._run_source(name, source), name=f"source:{name}"))
         self._tasks.append(asyncio.create_task(self._export_state(), name="source-state"))
@@ -129,6 +171,7 @@ class Gateway:
                    for a in self.cfg.assets for p in a.points]
         app = create_app(self.repository, history=HistorianBackend(self.historian, mapping),
                          base_path=API_BASE_PATH)
+        add_operations_routes(app, self)
         self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port)
         await self.api.start()
         if self.api.port != self.cfg.api.port:  # port 0: tell the TimeSeries segments where history lives
@@ -150,6 +193,25 @@ class Gateway:
                 raise
             except Exception:
                 log.exception("source %s crashed; restarting it in 5 s", name)
+                await asyncio.sleep(5)
+
+    async def _forget_removed_forwarders(self) -> None:
+        """A cursor nobody advances would keep every sample from retention forever."""
+        configured = {f.name for f in self.forwarders}
+        for name, seq in (await self.historian.cursors()).items():
+            if name not in configured:
+                log.warning("forwarder %r is no longer configured: dropping its cursor (seq %d)", name, seq)
+                await self.historian.delete_cursor(name)
+
+    async def _run_forwarder(self, fw: Forwarder) -> None:
+        while True:
+            try:
+                await fw.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("forwarder %s crashed; restarting it in 5 s (its cursor is safe)", fw.name)
                 await asyncio.sleep(5)
 
     async def _export_state(self) -> None:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from gateway import __version__
-from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.config import ConfigError, GatewayConfig, load_config, source_summary
 from gateway.logs import setup_logging
 
 log = logging.getLogger("gateway")
@@ -71,8 +71,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     points = sum(len(a.points) for a in cfg.assets)
     print(f"{args.file}: OK: {len(cfg.assets)} asset(s), {points} point(s)")
     for a in cfg.assets:
-        sec = f"{a.source.security.policy}/{a.source.security.mode}"
-        print(f"  {a.id_short:<12} {a.source.endpoint}  mode={a.source.mode} security={sec} points={len(a.points)}")
+        print(f"  {a.id_short:<12} {source_summary(a.source)} points={len(a.points)}")
+    for f in cfg.forwarders:
+        print(f"  forwarder {f.name}: {f.sink.type} (start_from={f.start_from})")
     return 0
 
 

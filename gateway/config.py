@@ -13,12 +13,23 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type
+from connectors.influx.config import InfluxConfig
+from connectors.mqtt.config import MqttPublisherConfig, MqttSourceConfig
 from connectors.opcua.config import DeadbandConfig, OpcUaSourceConfig
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -105,11 +116,16 @@ class NameplateConfig(_Strict):
     address: NameplateAddress | None = None
 
 
+_ONE_ADDRESS = "give exactly one of 'node' or 'browse_path' (OPC UA) or 'pointer' (MQTT)"
+
+
 class PointConfig(_Strict):
     """One data point: where it comes from and where it lands in the AAS."""
 
     node: str | None = Field(None, description="OPC UA node id, e.g. 'ns=2;s=Spindle.Speed' or 's=Spindle.Speed'")
     browse_path: str | None = Field(None, description="OPC UA browse path, e.g. 'Objects/CNC01/Spindle/Speed'")
+    topic: str | None = Field(None, description="MQTT topic filter (default: the source's topic)")
+    pointer: str | None = Field(None, description="MQTT: JSON pointer to the value in the payload, e.g. /temp")
     submodel: str = Field("OperationalData", description="idShort of the target submodel")
     path: str = Field(description="idShortPath inside the submodel, e.g. 'Spindle.Speed'")
     type: str = Field(description="AAS valueType (xs:double ...) or OPC UA type name (Double ...)")
@@ -141,12 +157,27 @@ class PointConfig(_Strict):
         return canonical_value_type(v)
 
     @model_validator(mode="after")
-    def _address(self) -> PointConfig:
-        if (self.node is None) == (self.browse_path is None):
-            raise ValueError("give exactly one of 'node' or 'browse_path'")
+    def _address_and_deadband(self) -> PointConfig:
+        # checked here, not only per asset, so it is reported even when a sibling point has errors too
+        if sum(x is not None for x in (self.node, self.browse_path, self.pointer)) != 1:
+            raise ValueError(_ONE_ADDRESS)
         if self.deadband is not None and self.type not in NUMERIC_TYPES:
             raise ValueError(f"a deadband needs a numeric type, not {self.type}")
         return self
+
+    def source_address(self) -> str | None:
+        return self.node or self.browse_path or (f"{self.topic or ''}#{self.pointer}" if self.pointer else None)
+
+
+def _source_type(v: Any) -> str:
+    # `type` may be left out for OPC UA, the original (and most common) source
+    return str(v.get("type", "opcua")) if isinstance(v, dict) else str(getattr(v, "type", "opcua"))
+
+
+SourceConfig = Annotated[
+    Annotated[OpcUaSourceConfig, Tag("opcua")] | Annotated[MqttSourceConfig, Tag("mqtt")],
+    Discriminator(_source_type),
+]
 
 
 class AssetConfig(_Strict):
@@ -155,13 +186,27 @@ class AssetConfig(_Strict):
     global_asset_id: str
     description: str | None = None
     nameplate: NameplateConfig | None = None
-    source: OpcUaSourceConfig
+    source: SourceConfig
     points: list[PointConfig] = Field(min_length=1)
 
     @field_validator("id_short")
     @classmethod
     def _id_short(cls, v: str) -> str:
         return _check_id_short(v)
+
+    @model_validator(mode="after")
+    def _addresses(self) -> AssetConfig:
+        """Each point is addressed the way its asset's source understands."""
+        for i, p in enumerate(self.points):
+            if self.source.type == "opcua":
+                if p.topic is not None or p.pointer is not None:
+                    raise _KeyedError(f"points[{i}]", "'topic' and 'pointer' are for MQTT sources")
+            else:
+                if p.pointer is None:
+                    raise _KeyedError(f"points[{i}].pointer", "an MQTT point needs a JSON pointer, e.g. /temp")
+                if p.topic is None and self.source.topic is None:
+                    raise _KeyedError(f"points[{i}].topic", "no topic here and no default topic on the source")
+        return self
 
     @model_validator(mode="after")
     def _unique_paths(self) -> AssetConfig:
@@ -178,12 +223,33 @@ class AssetConfig(_Strict):
         return self
 
 
+class ForwarderConfig(_Strict):
+    """A northbound target fed from the historian by its own cursor (store and forward)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="names the persisted cursor: keep it stable")
+    start_from: Literal["earliest", "latest"] = Field(
+        "earliest", description="where a new cursor starts: everything in the historian, or only new samples")
+    batch_size: int = Field(5000, ge=1, le=1_000_000)
+    historical_after_s: float = Field(10.0, gt=0, description="samples sent later than this are flagged replays")
+    sink: Annotated[InfluxConfig | MqttPublisherConfig, Field(discriminator="type")]
+
+
 class GatewayConfig(_Strict):
     gateway: GatewayIdentity = GatewayIdentity()
     logging: LoggingConfig = LoggingConfig()
     api: ApiConfig = ApiConfig()
     historian: HistorianSettings = HistorianSettings()
+    forwarders: list[ForwarderConfig] = []
     assets: list[AssetConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_forwarders(self) -> GatewayConfig:
+        seen: dict[str, int] = {}
+        for i, f in enumerate(self.forwarders):
+            if f.name in seen:
+                raise _KeyedError(f"forwarders[{i}].name", f"{f.name!r} is already used by forwarders[{seen[f.name]}]")
+            seen[f.name] = i
+        return self
 
     @model_validator(mode="after")
     def _unique_assets(self) -> GatewayConfig:
@@ -200,6 +266,20 @@ class GatewayConfig(_Strict):
         for a in self.assets:
             for p in a.points:
                 yield point_id(a.id_short, p.submodel, p.path)
+
+
+def source_endpoint(src: OpcUaSourceConfig | MqttSourceConfig) -> str:
+    """Where an asset's data comes from, for status displays (never with credentials)."""
+    if isinstance(src, MqttSourceConfig):
+        scheme = "mqtts" if src.broker.tls else "mqtt"
+        return f"{scheme}://{src.broker.host}:{src.broker.port}/{src.topic or ''}"
+    return src.endpoint
+
+
+def source_summary(src: OpcUaSourceConfig | MqttSourceConfig) -> str:
+    if isinstance(src, MqttSourceConfig):
+        return f"{source_endpoint(src)}  mqtt qos={src.qos} tls={'on' if src.broker.tls else 'off'}"
+    return f"{src.endpoint}  mode={src.mode} security={src.security.policy}/{src.security.mode}"
 
 
 def point_id(asset: str, submodel: str, path: str) -> str:
@@ -282,10 +362,20 @@ def _substitute(node: Any, loc: tuple[Any, ...], issues: list[ConfigIssue], env:
     return _SUBST.sub(repl, node)
 
 
+_UNION_KEYS = {"source", "sink"}
+_UNION_TAGS = {"opcua", "mqtt", "influxdb"}
+
+
 def _pydantic_issues(err: ValidationError) -> list[ConfigIssue]:
     issues = []
     for e in err.errors(include_url=False):
-        loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        loc: list[Any] = []
+        for part in e["loc"]:
+            if isinstance(part, str) and part.startswith("function-"):
+                continue
+            if loc and loc[-1] in _UNION_KEYS and part in _UNION_TAGS:
+                continue  # pydantic names the union member; the user wrote no such key
+            loc.append(part)
         key = format_loc(loc)
         ctx_err = (e.get("ctx") or {}).get("error")
         if isinstance(ctx_err, _KeyedError):

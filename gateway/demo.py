@@ -15,6 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
+from connectors.opcua.config import OpcUaSourceConfig
 from gateway.cli import _stop_event, run_gateway
 from gateway.config import GatewayConfig, load_config
 
@@ -34,6 +35,7 @@ async def start_simulators(cfg: GatewayConfig, seed: int) -> tuple[asyncio.subpr
     """Start one simulator per asset (type from its namespace URI); returns the process and endpoints."""
     args = [sys.executable, "-m", "simulators", "--json", "--seed", str(seed)]
     for a in cfg.assets:
+        assert isinstance(a.source, OpcUaSourceConfig), "the demo config has OPC UA machines only"
         ns = a.source.namespace or ""
         if not ns.startswith(_SIM_NS_PREFIX):
             raise ValueError(f"asset {a.id_short}: namespace {ns!r} is not a simulator namespace")
@@ -72,13 +74,15 @@ async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_
     cfg.api.port = port
     proc, endpoints = await start_simulators(cfg, seed)
     try:
-        for a in cfg.assets:
-            a.source.endpoint = endpoints[a.id_short]
+        sources = {a.id_short: a.source for a in cfg.assets if isinstance(a.source, OpcUaSourceConfig)}
+        for name, src in sources.items():
+            src.endpoint = endpoints[name]
         print("AAS edge gateway demo (embedded historian, no external services)", flush=True)
         print("  simulated machines (OPC UA, loopback only, security None):", flush=True)
         for a in cfg.assets:
-            print(f"    {a.id_short:<8} {a.source.namespace:<28} {a.source.endpoint}  "
-                  f"mode={a.source.mode} points={len(a.points)}", flush=True)
+            src = sources[a.id_short]
+            print(f"    {a.id_short:<8} {src.namespace or '':<28} {src.endpoint}  "
+                  f"mode={src.mode} points={len(a.points)}", flush=True)
         print(f"  historian (SQLite, WAL): {cfg.historian.path}", flush=True)
         print(f"  config: {DEMO_CONFIG.resolve()}", flush=True)
         print("  press Ctrl-C to stop" + (f" (stopping by itself after {duration_s:g} s)" if duration_s else ""),
