@@ -240,8 +240,24 @@ def run_wrk(url: str, args: argparse.Namespace, seconds: float, lua: Path) -> di
     return s
 
 
+def wait_quiet(max_wait: float, limit_cores: float = 0.25) -> float:
+    """Wait (up to max_wait s) until the machine is idle over one second; returns the busy cores last seen.
+
+    The benchmark shares the machine with whatever else runs on it; other load lowers the servers'
+    figures (BaSyx with 2 workers most, as it uses both cores), so each measurement starts on a quiet
+    machine if it can, and the CPU other processes used during it is recorded either way."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        b0 = machine_busy_seconds()
+        time.sleep(1.0)
+        busy = machine_busy_seconds() - b0
+        if busy <= limit_cores or time.monotonic() >= deadline:
+            return round(busy, 2)
+
+
 def measure(name: str, url: str, server_pid: int, args: argparse.Namespace, lua: Path,
             warmup: float) -> dict[str, Any]:
+    busy_before = wait_quiet(args.quiet_wait) if args.quiet_wait > 0 else None
     if warmup > 0:
         run_wrk(url, args, warmup, lua)
     cpu0 = tree_cpu_seconds(server_pid)
@@ -271,6 +287,7 @@ def measure(name: str, url: str, server_pid: int, args: argparse.Namespace, lua:
         "wrk_cpu_s": s["wrk_cpu_s"],
         # CPU the rest of the machine used meanwhile (other processes): large values mean a disturbed run
         "other_cpu_s": round(max(busy - server_cpu - s["wrk_cpu_s"], 0.0), 2),
+        "machine_busy_cores_before": busy_before,
     }
     # wrk counts a "read error" when a server closes a connection it had announced as closing
     # (gunicorn sync workers answer "Connection: close"); status errors are non-2xx/3xx answers.
@@ -413,6 +430,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per endpoint (default 10)")
     ap.add_argument("--warmup", type=float, default=5.0, help="warm-up seconds before each endpoint (default 5)")
     ap.add_argument("--rounds", type=int, default=1, help="repeat the measurements, report the median (default 1)")
+    ap.add_argument("--quiet-wait", type=float, default=30.0,
+                    help="before each measurement wait up to this many s for the machine to be idle (default 30)")
     ap.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1: leaves the cores to servers)")
     ap.add_argument("--basyx-workers", default="2,1",
                     help="gunicorn sync workers for BaSyx; a comma list measures each, the first is the baseline"
@@ -468,6 +487,7 @@ def main() -> int:
             results["settings"] = {
                 "load_generator": {"tool": "wrk", "threads": args.wrk_threads, "connections": args.connections,
                                    "warmup_s": args.warmup, "seconds": args.seconds, "rounds": args.rounds,
+                                   "quiet_wait_s": args.quiet_wait, "summary": "median round per measurement",
                                    "host": "127.0.0.1",
                                    "connections_note": "wrk keeps its connections open; uvicorn keeps them alive, "
                                    "gunicorn sync workers answer 'Connection: close', so wrk reconnects for every "
