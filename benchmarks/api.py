@@ -467,6 +467,9 @@ def main() -> int:
             ours_base = f"http://127.0.0.1:{ours_port}{BASE}"
             wait_http(f"{ours_base}/shells", ours, 60, ours_log)
             shell_id, sm_id, sm_id_short = find_submodel(ours_base, args.asset, args.path)
+            ready = [ln for ln in ours_log.read_text().splitlines() if ln.startswith('{"ready"')]
+            ours_ready = {k: v for k, v in json.loads(ready[0]).items() if k in ("loop", "http", "values_set")} \
+                if ready else {}
 
             # ---- the same model, exported by our server, into BaSyx 1.2.1
             status, model_json, _ = http_get(f"{ours_base}/serialization")
@@ -492,8 +495,8 @@ def main() -> int:
                                    "connections_note": "wrk keeps its connections open; uvicorn keeps them alive, "
                                    "gunicorn sync workers answer 'Connection: close', so wrk reconnects for every "
                                    "BaSyx request (that is how sync workers serve)"},
-                "ours": {"server": "uvicorn (gateway.api.create_app, benchmarks/gateway_server.py)", "workers": 1,
-                         "loop": "auto (uvloop if installed)", "http": "auto (httptools if installed)",
+                "ours": {"server": "uvicorn, 1 process, via the gateway's gateway.api_server.ApiServer "
+                                   "(benchmarks/gateway_server.py)", "workers": 1, **ours_ready,
                          "access_log": False},
                 "basyx": {"server": "gunicorn", "worker_class": "sync", "workers": basyx_workers,
                           "why": "WSGIApp is CPU-bound Python: processes, not threads, use both cores; sync was "
@@ -520,7 +523,7 @@ def main() -> int:
             if any("'xs:unsignedInt'" in m for m in load["dropped_or_warned"]):
                 load["note"] = ("basyx-python-sdk 1.2.1 maps UnsignedInt to 'unsignedByte' in XSD_TYPE_NAMES "
                                 "(basyx/aas/model/datatypes.py), so its JSON reader cannot read xs:unsignedInt "
-                                "Properties; the failsafe reader drops exactly those elements (listed above), "
+                                "Properties; the failsafe reader drops exactly those elements (see dropped_or_warned), "
                                 "nothing else")
             results["basyx_model_load"] = load
 
