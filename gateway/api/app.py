@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from aas_models.repository import ModelRepository
 from gateway.api import encoding as enc
+from gateway.api import fastpath
 from gateway.api import serialization as ser
 from gateway.api.description import REPOSITORY_PROFILES, ServiceDescription, description
 from gateway.api.errors import install_error_handlers
@@ -64,4 +65,5 @@ def create_app(
                        prefix=f"{base_path}/shells/{{aasIdentifier}}/submodels/{{submodelIdentifier}}")
     app.include_router(submodel_router(submodel_by_id(repo), history, SM_TAGS),
                        prefix=f"{base_path}/submodels/{{submodelIdentifier}}")
+    fastpath.install(app, repo, base_path)
     return app
