@@ -23,7 +23,6 @@ from connectors.backoff import Backoff
 from connectors.base import Record, Sink, TransientError
 from connectors.sample import now_ns
 from gateway.historian import Historian
-from gateway.historian.records import StoredSample
 
 log = logging.getLogger(__name__)
 
@@ -89,33 +88,40 @@ class Forwarder:
             log.info("forwarder %s: new cursor at seq %d (%s)", self.name, cursor, s.start_from)
         self.health.cursor = cursor
         backoff = Backoff(s.retry_initial_s, s.retry_max_s)
+        ahead: asyncio.Task[list[Record]] | None = None
         try:
+            batch = await self.historian.read_records(cursor, s.batch_size)
             while True:
-                rows = await self.historian.read_since(cursor, s.batch_size)
-                if not rows:
+                if not batch:
                     self.health.state = "forwarding"
                     self._set_lag(0)
                     await self.historian.wait_for_commit(s.idle_wait_s)
+                    batch = await self.historian.read_records(cursor, s.batch_size)
                     continue
+                # read the next batch while this one is on the wire: with a backlog, the peer never waits on us
+                ahead = asyncio.create_task(self.historian.read_records(batch[-1].seq, s.batch_size))
                 try:
-                    await self._send(rows)
+                    await self._send(batch)
                 except TransientError as e:
+                    ahead.cancel()
                     delay = e.retry_after_s if e.retry_after_s is not None else backoff.next_delay()
                     self._note_retry(str(e), delay)
                     await asyncio.sleep(delay)
                     continue
                 backoff.reset()
-                cursor = rows[-1].seq
-                if len(rows) < s.batch_size:  # caught up: the lag is what arrived meanwhile, read next time
-                    self._set_lag(0)
-                else:
-                    self._set_lag(max(0, await self.historian.max_seq() - cursor))
+                cursor = batch[-1].seq
+                full = len(batch) == s.batch_size
+                batch = await ahead
+                ahead = None
+                # caught up: the lag is what arrived meanwhile, read next time
+                self._set_lag(max(0, await self.historian.max_seq() - cursor) if full else 0)
         finally:
+            if ahead is not None:
+                ahead.cancel()
             self.health.state = "stopped"
             await self.sink.close()
 
-    async def _send(self, rows: list[StoredSample]) -> None:
-        records = [Record(r.seq, r.to_sample()) for r in rows]
+    async def _send(self, records: list[Record]) -> None:
         historical_before = now_ns() - int(self.settings.historical_after_s * 1e9)
         result = await self.sink.send(records, historical_before)
         if result.delivered + len(result.rejected) != len(records):
@@ -123,18 +129,17 @@ class Forwarder:
             raise TransientError(f"sink accounted for {result.delivered + len(result.rejected)} of "
                                  f"{len(records)} records")
         if result.rejected:
-            by_seq = {r.seq: r for r in rows}
-            await self.historian.add_dead_letters(self.name, [(by_seq[rec.seq], why) for rec, why in result.rejected])
+            await self.historian.add_dead_letters(self.name, result.rejected)
             self.health.dead_letters += len(result.rejected)
             self._m_dead.inc(len(result.rejected))
             log.error("forwarder %s: the peer refused %d sample(s) for good, filed as dead letters (first: %s)",
                       self.name, len(result.rejected), result.rejected[0][1])
-        await self.historian.set_cursor(self.name, rows[-1].seq)
+        await self.historian.set_cursor(self.name, records[-1].seq)
         if self.health.state == "retrying":
             log.info("forwarder %s: peer reachable again after %d retries; catching up", self.name,
                      self.health.retries)
         self.health.state = "forwarding"
-        self.health.cursor = rows[-1].seq
+        self.health.cursor = records[-1].seq
         self.health.sent += result.delivered
         self.health.last_ack_ns = time.time_ns()
         self.health.last_error = None

@@ -21,6 +21,7 @@ from typing import Any, Self, TypeVar
 
 from prometheus_client import CollectorRegistry
 
+from connectors.base import Record
 from connectors.sample import Sample
 from connectors.sample import now_ns as wall_clock_ns
 from gateway.config import HistorianSettings
@@ -482,13 +483,33 @@ class Historian:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
 
-    async def add_dead_letters(self, forwarder: str, rejected: Sequence[tuple[StoredSample, str]]) -> None:
+    async def read_records(self, seq: int, limit: int) -> list[Record]:
+        """Like read_since, as the Records forwarders send; rows become Samples in the reader thread."""
+        sql = ("SELECT seq, series, value, status, source_ts, server_ts, recv_ts FROM samples "
+               "WHERE seq > ? ORDER BY seq LIMIT ?")
+        series, decoders = self._series, self._decoders
+
+        def run(c: sqlite3.Connection) -> list[Record]:
+            out = []
+            for seq_, sid, value, status, src, srv, rcv in c.execute(sql, (seq, limit)):
+                dec = decoders.get(sid)
+                if dec is not None:
+                    value = dec(value)
+                info = series.get(sid)
+                out.append(Record(seq_, Sample(info.point_id if info is not None else f"#{sid}", value, src, srv,
+                                               rcv, status)))
+            return out
+
+        return await self._read(run)
+
+    async def add_dead_letters(self, forwarder: str, rejected: Sequence[tuple[Record, str]]) -> None:
         """File samples a forwarder's peer refused for good, with the reason, so they are not lost silently."""
         if not rejected:
             return
         now = wall_clock_ns()
-        rows = [(forwarder, r.seq, r.point, r.ts, encode(r.value) if type(r.value) not in NATIVE else r.value,
-                 r.status, reason[:2000], now) for r, reason in rejected]
+        rows = [(forwarder, r.seq, r.sample.point, r.sample.ts,
+                 encode(r.sample.value) if type(r.sample.value) not in NATIVE else r.sample.value,
+                 r.sample.status, reason[:2000], now) for r, reason in rejected]
         sql = ("INSERT INTO dead_letters (forwarder, seq, point, ts, value, status, reason, created_ns) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         await self._read(lambda c: _write(c, sql, rows, many=True))

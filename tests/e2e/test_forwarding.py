@@ -42,6 +42,7 @@ class PersistentSubscriber:
 
     def __init__(self, port: int, topic: str) -> None:
         self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.births = 0  # gateway "online" status messages seen
         self._lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="acceptance-sub",
                                   protocol=mqtt.MQTTv5)
@@ -54,8 +55,11 @@ class PersistentSubscriber:
         self.client.loop_start()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, m: mqtt.MQTTMessage) -> None:
-        if "/$" in m.topic:
-            return  # status topics
+        if "/$" in m.topic:  # status topics
+            if "/$status/" in m.topic and json.loads(m.payload).get("status") == "online":
+                with self._lock:
+                    self.births += 1
+            return
         with self._lock:
             self.messages.append((m.topic, json.loads(m.payload)))
 
@@ -243,12 +247,18 @@ async def test_sigkill_during_forwarding_delivers_everything_committed(machines:
     try:
         proc = await start()
         await wait_for(lambda: len(sub.received()) > 500, timeout=60, message="forwarding under way")
+        victoria.stop()  # the TSDB forwarder builds a backlog that the kill interrupts
+        before = len(_rows(db))
+        await wait_for(lambda: len(_rows(db)) > before + 200, timeout=30, message="a TSDB backlog")
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         committed = _rows(db)
         scale.pause()  # nothing new: what must arrive is exactly what was committed before the kill
+        victoria.restart()
+        births = sub.births
         proc = await start()
         try:
+            await wait_for(lambda: sub.births > births, timeout=60, message="the restarted gateway online")
             want = {r[0] for r in committed}
             await wait_for(lambda: {p["seq"] for _, p in sub.received()} >= want, timeout=60,
                            message="every committed sample over MQTT")

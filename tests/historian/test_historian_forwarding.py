@@ -18,7 +18,8 @@ async def test_dead_letters_are_filed_with_reason(historian: Historian) -> None:
     await historian.register_series(P, "xs:double", None)
     await historian.append([sample(P, float(i), 10**18 + i) for i in range(3)])
     await historian.flush()
-    stored = await historian.read_since(0, 10)
+    stored = await historian.read_records(0, 10)
+    assert [r.sample.value for r in stored] == [0.0, 1.0, 2.0]
     await historian.add_dead_letters("influx", [(stored[1], "400: field type conflict")])
     [row] = await historian.dead_letters("influx")
     assert row[:2] == ("influx", stored[1].seq) and row[2] == P and row[4] == 1.0
@@ -61,5 +62,5 @@ async def test_v1_database_is_migrated(tmp_path: Path) -> None:
     con.close()
     async with Historian(make_settings(path)) as h:
         assert [r.value for r in await h.read_since(0, 10)] == [7]
-        await h.add_dead_letters("x", [((await h.read_since(0, 1))[0], "test")])
+        await h.add_dead_letters("x", [((await h.read_records(0, 1))[0], "test")])
         assert len(await h.dead_letters()) == 1
