@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from connectors.sample import Sample
 
@@ -87,9 +87,11 @@ class PointMeta:
     semantic_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A sample as the historian stored it: `seq` is its position, the forwarders' cursor."""
+class Record(NamedTuple):
+    """A sample as the historian stored it: `seq` is its position, the forwarders' cursor.
+
+    A NamedTuple, not a dataclass: forwarders build hundreds of thousands per second.
+    """
 
     seq: int
     sample: Sample

@@ -138,14 +138,15 @@ class MqttPublisher:
             raise TransientError(f"{self.name}: not connected to {self.cfg.broker.url}"
                                  + (f": {self._health.last_error}" if self._health.last_error else ""))
         result = SendResult()
-        messages = self._messages(records, historical_before_ns, result)
-        if not messages:
-            return result
         batch = _Batch(loop, loop.create_future())
         with self._lock:
             self._open.add(batch)
         qos, retain = self.cfg.qos, self.cfg.retain
-        try:
+
+        def build_and_publish() -> list[Any]:
+            # in a worker thread: thousands of json.dumps + publish calls must not stall the event loop
+            # (the OPC UA sessions and the REST API live there); paho's publish is thread-safe
+            messages = self._messages(records, historical_before_ns, result)
             for index, (topic, payload, _) in enumerate(messages):
                 info = client.publish(topic, payload, qos, retain)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
@@ -154,6 +155,12 @@ class MqttPublisher:
                     raise TransientError(f"{self.name}: publish to {self.cfg.broker.url} failed: "
                                          f"{mqtt.error_string(info.rc)}")
                 self._register(batch, info.mid, index)
+            return messages
+
+        try:
+            messages = await asyncio.to_thread(build_and_publish)
+            if not messages:
+                return result
             self._health.published += len(messages)
             with self._lock:
                 batch.sealed = True
