@@ -354,8 +354,7 @@ def check_endpoints(urls: dict[str, str], sm_id: str, path: str) -> dict[str, An
     if status != 200 or isinstance(v, bool) or not isinstance(v, (int, float)):
         raise RuntimeError(f"ours $value: expected 200 and a JSON number (bare or {{{last!r}: n}}), "
                            f"got {status} {body[:200]!r}")
-    info["ours_value"] = {"status": status, "body": body.decode(), "content_type": headers.get("content-type"),
-                          "connection": headers.get("connection")}
+    info["ours_value"] = {"status": status, "body": body.decode(), "content_type": headers.get("content-type")}
 
     ours_sm = None
     for key in ("ours_submodel", "basyx_submodel"):
@@ -364,7 +363,7 @@ def check_endpoints(urls: dict[str, str], sm_id: str, path: str) -> dict[str, An
         if status != 200 or not isinstance(doc, dict) or doc.get("id") != sm_id or doc.get("modelType") != "Submodel":
             raise RuntimeError(f"{key}: expected 200 and Submodel {sm_id}, got {status} {body[:200]!r}")
         info[key] = {"status": status, "bytes": len(body), "elements": len(id_short_paths(doc["submodelElements"])),
-                     "content_type": headers.get("content-type"), "connection": headers.get("connection")}
+                     "content_type": headers.get("content-type")}
         if key == "ours_submodel":
             ours_sm = doc
         else:
@@ -379,8 +378,7 @@ def check_endpoints(urls: dict[str, str], sm_id: str, path: str) -> dict[str, An
             or doc.get("modelType") != "Property"):
         raise RuntimeError(f"basyx element: expected 200 and Property {last}, got {status} {body[:200]!r}")
     float(doc["value"])  # normal JSON: the value as a string holding a number
-    info["basyx_element"] = {"status": status, "body": body.decode(), "content_type": headers.get("content-type"),
-                             "connection": headers.get("connection")}
+    info["basyx_element"] = {"status": status, "body": body.decode(), "content_type": headers.get("content-type")}
 
     status, body, _ = http_get(urls["basyx_element"] + "/$value")
     info["basyx_value_status"] = status  # 501 in 1.2.1: why the element GET is the comparison
@@ -388,6 +386,15 @@ def check_endpoints(urls: dict[str, str], sm_id: str, path: str) -> dict[str, An
 
 
 # ---------------------------------------------------------------- machine
+
+
+def git_info() -> dict[str, Any]:
+    def git(*a: str) -> str:
+        r = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else "?"
+
+    return {"head": git("rev-parse", "HEAD"),
+            "uncommitted_in_served_code": git("status", "--porcelain", "gateway", "aas_models").splitlines()}
 
 
 def machine_info() -> dict[str, Any]:
@@ -456,7 +463,7 @@ def main() -> int:
     lua = tmp / "report.lua"
     lua.write_text(WRK_LUA)
     results: dict[str, Any] = {"benchmark": "api", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                               "machine": machine_info(), "basyx_venv": basyx_versions}
+                               "git": git_info(), "machine": machine_info(), "basyx_venv": basyx_versions}
     try:
         with Processes() as procs:
             # ---- ours
