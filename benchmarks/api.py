@@ -53,7 +53,6 @@ import argparse
 import base64
 import json
 import os
-import platform
 import resource
 import shutil
 import signal
@@ -70,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from machine import machine_info as _machine_info  # benchmarks/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -398,33 +398,11 @@ def git_info() -> dict[str, Any]:
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import importlib.metadata as md
-
-    def ver(name: str) -> str:
-        try:
-            return md.version(name)
-        except md.PackageNotFoundError:
-            return "not installed"
-
+    info = _machine_info(packages=("aas-edge-gateway", "fastapi", "starlette", "uvicorn", "uvloop", "httptools",
+                                   "pydantic", "basyx-python-sdk", "orjson"))
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "packages": {n: ver(n) for n in ("aas-edge-gateway", "fastapi", "starlette", "uvicorn", "uvloop",
-                                         "httptools", "pydantic", "basyx-python-sdk", "orjson")},
-        "wrk": (wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else "?",
-    }
+    info["wrk"] = (wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else "?"
+    return info
 
 
 # ---------------------------------------------------------------- main

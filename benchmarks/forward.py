@@ -39,8 +39,6 @@ import io
 import json
 import logging
 import math
-import os
-import platform
 import pstats
 import random
 import shutil
@@ -57,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from machine import machine_info as _machine_info  # benchmarks/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -98,41 +97,8 @@ STATUS_BAD_NO_DATA = 0x80310000  # BadNoData: written with `status` only, no val
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import importlib.metadata as md
-
-    def ver(name: str) -> str:
-        try:
-            return md.version(name)
-        except md.PackageNotFoundError:
-            return "not installed"
-
-    def deb(name: str) -> str:
-        try:
-            import subprocess
-            out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], capture_output=True, text=True)
-            return out.stdout.strip() or "?"
-        except OSError:
-            return "?"
-
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "sqlite": __import__("sqlite3").sqlite_version,
-        "packages": {n: ver(n) for n in ("aas-edge-gateway", "influxdb-client", "paho-mqtt", "urllib3",
-                                         "prometheus-client", "pydantic")},
-        "peers": {"victoria-metrics (Debian)": deb("victoria-metrics"), "mosquitto (Debian)": deb("mosquitto")},
-    }
+    return _machine_info(packages=("aas-edge-gateway", "influxdb-client", "paho-mqtt", "urllib3", "prometheus-client",
+                                   "pydantic"), debian=("victoria-metrics", "mosquitto"))
 
 
 def machine_busy_seconds() -> float:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sqlite3
 import subprocess
 import sys
@@ -25,25 +23,14 @@ from typing import Any
 
 import psutil
 import yaml
+from machine import machine_info as _machine_info  # benchmarks/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "ingest.json"
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import asyncua
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "asyncua": asyncua.__version__ if hasattr(asyncua, "__version__")
-            else "?", "platform": platform.platform()}
+    return _machine_info(packages=("aas-edge-gateway", "asyncua"))
 
 
 def start_simulators(procs: int, per_proc: int, rate: float) -> tuple[list[subprocess.Popen[str]], list[str]]:
