@@ -34,7 +34,7 @@ class ForwarderSettings:
     historical_after_s: float = 10.0  # a sample sent later than this after it arrived is a replay
     idle_wait_s: float = 1.0  # upper bound on the sleep between an empty read and the next
     retry_initial_s: float = 0.5
-    retry_max_s: float = 30.0
+    retry_max_s: float = 5.0  # a down peer gets one small request per 5 s; recovery is seen within 5 s
 
 
 @dataclass
