@@ -11,6 +11,7 @@ from gateway.config import ConfigError, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "example-config.yaml"
+ONE_ADDRESS = "give exactly one of 'node' or 'browse_path' (OPC UA) or 'pointer' (MQTT)"
 
 
 def _minimal() -> dict:
@@ -45,7 +46,7 @@ def test_minimal_config_defaults() -> None:
 def test_missing_node_names_key_path() -> None:
     data = _minimal()
     data["assets"][0]["points"].append({"path": "B", "type": "xs:int"})
-    assert _issues(data) == [("assets[0].points[1]", "give exactly one of 'node' or 'browse_path' (OPC UA) or 'pointer' (MQTT)")]
+    assert _issues(data) == [("assets[0].points[1]", ONE_ADDRESS)]
 
 
 def test_typo_and_bad_values_are_all_reported() -> None:
@@ -119,7 +120,7 @@ def test_check_config_cli(tmp_path: Path) -> None:
     f.write_text(yaml.safe_dump(data))
     r = subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", str(f)], capture_output=True, text=True)
     assert r.returncode == 2
-    assert f"{f}: assets[0].points[0]: give exactly one of 'node' or 'browse_path' (OPC UA) or 'pointer' (MQTT)" in r.stderr
+    assert f"{f}: assets[0].points[0]: {ONE_ADDRESS}" in r.stderr
     assert f"{f}: assets[0].points[1].deadband.value:" in r.stderr
     ok = subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", str(EXAMPLE)],
                         capture_output=True, text=True)
