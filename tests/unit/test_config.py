@@ -126,3 +126,41 @@ def test_check_config_cli(tmp_path: Path) -> None:
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "3 asset(s)" in ok.stdout
+
+
+def _mqtt_asset() -> dict:
+    return {"id_short": "TH", "id": "urn:x:aas:TH", "global_asset_id": "urn:x:asset:TH",
+            "source": {"type": "mqtt", "broker": {"host": "127.0.0.1"}, "topic": "sensors/th"},
+            "points": [{"pointer": "/t", "path": "T", "type": "xs:double"}]}
+
+
+def test_mqtt_source_points_need_pointers_and_no_opcua_addresses() -> None:
+    data = _minimal()
+    data["assets"] = [_mqtt_asset()]
+    cfg = parse_config(data, env={})
+    assert cfg.assets[0].source.type == "mqtt"
+    data["assets"][0]["points"][0] = {"node": "ns=2;s=A", "path": "T", "type": "xs:double"}
+    assert _issues(data) == [("assets[0].points[0].pointer", "an MQTT point needs a JSON pointer, e.g. /temp")]
+    data = _minimal()
+    data["assets"][0]["points"][0] = {"pointer": "/t", "path": "T", "type": "xs:double"}
+    assert _issues(data) == [("assets[0].points[0]", "'topic' and 'pointer' are for MQTT sources")]
+
+
+def test_forwarders_are_validated_with_key_paths() -> None:
+    data = _minimal()
+    sink = {"type": "influxdb", "url": "http://tsdb:8086", "org": "o", "bucket": "b", "token": "${TOKEN}"}
+    data["forwarders"] = [{"name": "tsdb", "sink": sink}, {"name": "tsdb", "sink": dict(sink, url="ftp://x")}]
+    keys = {k for k, _ in _issues(data, env={"TOKEN": "secret-token"})}
+    assert keys == {"forwarders[1].sink.url"}
+    data["forwarders"][1]["sink"]["url"] = "http://other:8086"
+    assert _issues(data, env={"TOKEN": "t"}) == [("forwarders[1].name", "'tsdb' is already used by forwarders[0]")]
+    data["forwarders"].pop()
+    cfg = parse_config(data, env={"TOKEN": "secret-token"})
+    assert "secret-token" not in repr(cfg)
+
+
+def test_disk_cap_must_be_above_the_size_limit() -> None:
+    data = _minimal()
+    data["historian"] = {"retention": {"max_size_mb": 100, "max_disk_mb": 50}}
+    assert _issues(data) == [("historian.retention.max_disk_mb", "must be at least max_size_mb (it is the hard cap "
+                                                                 "above it)")]
