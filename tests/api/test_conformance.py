@@ -24,8 +24,6 @@ from gateway.api import create_app
 from gateway.api.ids import encode_id
 from tests.api import model_data as md
 
-pytest.importorskip("aas_test_engines")
-
 PREFIX = "https://admin-shell.io/aas/API/3/0/"
 SUITES = [
     "AssetAdministrationShellRepositoryServiceSpecification/SSP-002",

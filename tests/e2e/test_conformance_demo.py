@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -54,7 +55,9 @@ async def demo_api(tmp_path: Path) -> AsyncIterator[str]:
 
 
 def _check(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["aas_test_engines", *args], capture_output=True, text=True, timeout=600)
+    # the checker of this interpreter's environment (the venv the tests run in), not one found on PATH
+    return subprocess.run([sys.executable, "-m", "aas_test_engines", *args], capture_output=True, text=True,
+                          timeout=600)
 
 
 async def test_demo_passes_all_four_read_suites(demo_api: str) -> None:
