@@ -109,8 +109,11 @@ def initialise(conn: sqlite3.Connection) -> None:
                 raise SchemaError("the file has tables but no historian schema version; refusing to touch it")
             _execute_script(conn, _CREATE_V1)
             version = 1
+        created = version == 1 and conn.execute("SELECT count(*) FROM samples").fetchone()[0] == 0
         while version < SCHEMA_VERSION:
-            log.info("migrating historian schema from version %d to %d", version, version + 1)
+            # a new file is built as v1 and brought up by the same migrations an old file takes
+            log.log(logging.DEBUG if created else logging.INFO,
+                    "migrating historian schema from version %d to %d", version, version + 1)
             MIGRATIONS[version](conn)
             version += 1
         conn.execute(f"PRAGMA user_version = {version}")
