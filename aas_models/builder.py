@@ -302,6 +302,22 @@ def record_id_shorts(points: list[PointSpec]) -> dict[str, str]:
     return out
 
 
+def linked_segment(id_short: str, name: str, endpoint: str, query: str) -> model.SubmodelElementCollection:
+    """An IDTA 02008 LinkedSegment: where (Endpoint) and how (Query) records of this series live."""
+    return model.SubmodelElementCollection(
+        id_short,
+        [
+            _mlp("Name", ids.TS_SEGMENT_NAME, name),
+            model.Property("Endpoint", model.datatypes.String, endpoint, semantic_id=ext_ref(ids.TS_ENDPOINT)),
+            model.Property("Query", model.datatypes.String, query, semantic_id=ext_ref(ids.TS_QUERY)),
+            model.Property("State", model.datatypes.String, "in progress",
+                           value_id=ext_ref(ids.TS_SEGMENT_STATE_IN_PROGRESS),
+                           semantic_id=ext_ref(ids.TS_SEGMENT_STATE)),
+        ],
+        semantic_id=ext_ref(ids.TS_LINKED_SEGMENT),
+    )
+
+
 def history_query(spec: AssetSpec) -> str:
     """How to read this asset's records from the gateway's history route (the LinkedSegment's Query).
 
@@ -357,22 +373,7 @@ def _time_series(spec: AssetSpec) -> model.Submodel:
 
     endpoint = spec.history_url or HISTORY_PLACEHOLDER
     query = history_query(spec)
-    linked = model.SubmodelElementCollection(
-        "LinkedSegment",
-        [
-            _mlp("Name", ids.TS_SEGMENT_NAME, f"History of {spec.id_short} in the gateway historian"),
-            model.Property("Endpoint", model.datatypes.String, endpoint, semantic_id=ext_ref(ids.TS_ENDPOINT)),
-            model.Property("Query", model.datatypes.String, query, semantic_id=ext_ref(ids.TS_QUERY)),
-            model.Property(
-                "State",
-                model.datatypes.String,
-                "in progress",
-                value_id=ext_ref(ids.TS_SEGMENT_STATE_IN_PROGRESS),
-                semantic_id=ext_ref(ids.TS_SEGMENT_STATE),
-            ),
-        ],
-        semantic_id=ext_ref(ids.TS_LINKED_SEGMENT),
-    )
+    linked = linked_segment("LinkedSegment", f"History of {spec.id_short} in the gateway historian", endpoint, query)
     segments = model.SubmodelElementCollection("Segments", [linked], semantic_id=ext_ref(ids.TS_SEGMENTS))
     read_records = model.Operation(
         "ReadRecords",
@@ -416,18 +417,7 @@ class AssetModel:
         """Another place this asset's history lives (e.g. an InfluxDB the gateway forwards to)."""
         segments = self.submodel("TimeSeries").get_referable("Segments")
         assert isinstance(segments, model.SubmodelElementCollection)
-        segments.value.add(model.SubmodelElementCollection(
-            id_short,
-            [
-                _mlp("Name", ids.TS_SEGMENT_NAME, name),
-                model.Property("Endpoint", model.datatypes.String, endpoint, semantic_id=ext_ref(ids.TS_ENDPOINT)),
-                model.Property("Query", model.datatypes.String, query, semantic_id=ext_ref(ids.TS_QUERY)),
-                model.Property("State", model.datatypes.String, "in progress",
-                               value_id=ext_ref(ids.TS_SEGMENT_STATE_IN_PROGRESS),
-                               semantic_id=ext_ref(ids.TS_SEGMENT_STATE)),
-            ],
-            semantic_id=ext_ref(ids.TS_LINKED_SEGMENT),
-        ))
+        segments.value.add(linked_segment(id_short, name, endpoint, query))
 
     def set_history_url(self, url: str) -> None:
         """Point the TimeSeries LinkedSegment at the API once its real address is known (e.g. port 0)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from connectors.sample import Sample
 from gateway.config import HistorianSettings, RetentionConfig
 from gateway.historian import Historian
+from tests.conftest import wait_for
 
 NO_RETENTION = RetentionConfig(max_age_days=None, max_size_mb=None, check_interval_s=3600)
 
@@ -30,16 +29,7 @@ def sample(point: str, value: Any, ts: int, status: int = 0, **kw: Any) -> Sampl
 
 
 async def poll(predicate: Callable[[], Any | Awaitable[Any]], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
+    return await wait_for(predicate, timeout=timeout, interval=0.01, message=what)
 
 
 @pytest.fixture
