@@ -106,7 +106,8 @@ def gateway_config(endpoints: list[str], per_proc: int, db: Path) -> dict[str, A
             "points": [{"node": f"s=Vars.V{k:05d}", "path": f"Vars.V{k:05d}", "type": "xs:double"}
                        for k in range(per_proc)],
         })
-    return {"historian": {"path": str(db)}, "logging": {"level": "WARNING"}, "assets": assets}
+    # the gateway as it runs for users: live AAS model and REST API included (on a free port)
+    return {"historian": {"path": str(db)}, "logging": {"level": "WARNING"}, "api": {"port": 0}, "assets": assets}
 
 
 def _max_seq(db: Path) -> int:
