@@ -69,7 +69,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from machine import machine_info as _machine_info  # benchmarks/machine.py
+from machine import machine_busy_seconds, wait_quiet  # benchmarks/machine.py
+from machine import machine_info as _machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -189,9 +190,6 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def machine_busy_seconds() -> float:
-    t = psutil.cpu_times()
-    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
 
 
 # ---------------------------------------------------------------- BaSyx venv
@@ -240,19 +238,6 @@ def run_wrk(url: str, args: argparse.Namespace, seconds: float, lua: Path) -> di
     return s
 
 
-def wait_quiet(max_wait: float, limit_cores: float = 0.25) -> float:
-    """Wait (up to max_wait s) until the machine is idle over one second; returns the busy cores last seen.
-
-    The benchmark shares the machine with whatever else runs on it; other load lowers the servers'
-    figures (BaSyx with 2 workers most, as it uses both cores), so each measurement starts on a quiet
-    machine if it can, and the CPU other processes used during it is recorded either way."""
-    deadline = time.monotonic() + max_wait
-    while True:
-        b0 = machine_busy_seconds()
-        time.sleep(1.0)
-        busy = machine_busy_seconds() - b0
-        if busy <= limit_cores or time.monotonic() >= deadline:
-            return round(busy, 2)
 
 
 def measure(name: str, url: str, server_pid: int, args: argparse.Namespace, lua: Path,

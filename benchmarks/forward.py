@@ -49,13 +49,14 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
-from machine import machine_info as _machine_info  # benchmarks/machine.py
+from machine import machine_busy_seconds, wait_quiet  # benchmarks/machine.py
+from machine import machine_info as _machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -101,20 +102,8 @@ def machine_info() -> dict[str, Any]:
                                    "pydantic"), debian=("victoria-metrics", "mosquitto"))
 
 
-def machine_busy_seconds() -> float:
-    t = psutil.cpu_times()
-    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
 
 
-def wait_quiet(max_wait: float, limit_cores: float = 0.25) -> float:
-    """Wait (up to max_wait s) until the machine is idle over one second; returns the busy cores last seen."""
-    deadline = time.monotonic() + max_wait
-    while True:
-        b0 = machine_busy_seconds()
-        time.sleep(1.0)
-        busy = machine_busy_seconds() - b0
-        if busy <= limit_cores or time.monotonic() >= deadline:
-            return round(busy, 2)
 
 
 def cpu_of(pid: int) -> float:
@@ -308,15 +297,18 @@ def influx_cfg(url: str) -> InfluxConfig:
     return InfluxConfig(type="influxdb", url=url, org=ORG, bucket=BUCKET, measurement=MEASUREMENT, batch_size=BATCH)
 
 
-def http_ceiling(url: str, bodies: list[str], n: int) -> dict[str, Any]:
-    """Informative: influxdb-client posting pre-built, pre-joined bodies (no line building at all)."""
+def _timed_writes(url: str, n: int, run: Callable[[Callable[[str | list[str]], None]], None]) -> dict[str, Any]:
+    """Time `run(write)` with a SYNCHRONOUS influxdb-client write API; `write` posts one batch."""
     client = InfluxDBClient(url=url, token="", org=ORG, timeout=10_000, enable_gzip=False)
     write_api = client.write_api(write_options=SYNCHRONOUS)
+
+    def write(record: str | list[str]) -> None:
+        write_api.write(bucket=BUCKET, org=ORG, record=record, write_precision=MS)
+
     try:
         c0, b0 = time.process_time(), machine_busy_seconds()
         t0 = time.perf_counter()
-        for body in bodies:
-            write_api.write(bucket=BUCKET, org=ORG, record=body, write_precision=MS)
+        run(write)
         t1 = time.perf_counter()
         c1, b1 = time.process_time(), machine_busy_seconds()
     finally:
@@ -324,53 +316,54 @@ def http_ceiling(url: str, bodies: list[str], n: int) -> dict[str, Any]:
         client.close()
     return {"samples": n, "seconds": round(t1 - t0, 4), "rate": round(n / (t1 - t0), 1),
             "cpu_seconds": round(c1 - c0, 3), "machine_busy_cores": round((b1 - b0) / (t1 - t0), 2)}
+
+
+def _line(prefix: str, kind: str, value: Any, status: int, ts_ms: int) -> str:
+    """A line as a hand-written writer formats it (same fields and value kinds as the LineEncoder)."""
+    if value is None:
+        return f"{prefix}status={status}i {ts_ms}"
+    if kind == "float":
+        text = repr(float(value))
+    elif kind == "int":
+        text = f"{value}i"
+    else:
+        text = "true" if value else "false"
+    return f"{prefix}value={text},status={status}i {ts_ms}"
+
+
+def http_ceiling(url: str, bodies: list[str], n: int) -> dict[str, Any]:
+    """Informative: influxdb-client posting pre-built, pre-joined bodies (no line building at all)."""
+
+    def run(write: Callable[[str | list[str]], None]) -> None:
+        for body in bodies:
+            write(body)
+
+    return _timed_writes(url, n, run)
 
 
 def raw_influx(url: str, samples: Sequence[Sample], meta: dict[str, PointMeta], n: int) -> dict[str, Any]:
     """The baseline: a raw influxdb-client synchronous line-protocol batch writer on the same points.
 
     What an integrator writes by hand (and what the project's stack notes measured at ~160k points/s):
-    build line-protocol strings from the points (f-strings over a per-series tag prefix, same fields and
-    value kinds as the LineEncoder) and write synchronous batches of BATCH strings as a list.
+    build line-protocol strings from the points (f-strings over a per-series tag prefix) and write
+    synchronous batches of BATCH strings as a list.
     """
     encoder = LineEncoder(MEASUREMENT, influx_cfg("http://x").tags, "ms", meta)
     prefix = {pid: encoder._series(pid) for pid in meta}
-    client = InfluxDBClient(url=url, token="", org=ORG, timeout=10_000, enable_gzip=False)
-    write_api = client.write_api(write_options=SYNCHRONOUS)
-    try:
-        c0, b0 = time.process_time(), machine_busy_seconds()
-        t0 = time.perf_counter()
+
+    def run(write: Callable[[str | list[str]], None]) -> None:
         for i in range(0, len(samples), BATCH):
-            lines = []
-            for smp in samples[i:i + BATCH]:
-                pre, kind = prefix[smp.point]
-                v, st, ts = smp.value, smp.status, smp.ts // 1_000_000
-                if v is None:
-                    lines.append(f"{pre}status={st}i {ts}")
-                    continue
-                if kind == "float":
-                    text = repr(float(v))
-                elif kind == "int":
-                    text = f"{v}i"
-                else:
-                    text = "true" if v else "false"
-                lines.append(f"{pre}value={text},status={st}i {ts}")
-            write_api.write(bucket=BUCKET, org=ORG, record=lines, write_precision=MS)
-        t1 = time.perf_counter()
-        c1, b1 = time.process_time(), machine_busy_seconds()
-    finally:
-        write_api.close()
-        client.close()
-    return {"samples": n, "seconds": round(t1 - t0, 4), "rate": round(n / (t1 - t0), 1),
-            "cpu_seconds": round(c1 - c0, 3), "machine_busy_cores": round((b1 - b0) / (t1 - t0), 2)}
+            write([_line(*prefix[s.point], s.value, s.status, s.ts // 1_000_000) for s in samples[i:i + BATCH]])
+
+    return _timed_writes(url, n, run)
 
 
 def raw_sqlite_influx(url: str, db: Path, meta: dict[str, PointMeta], n: int) -> dict[str, Any]:
     """A second, informative baseline: the least a Python store-and-forward does per batch (not the target's).
 
     Read BATCH rows after a cursor from the historian file with plain sqlite3, format each row as the
-    same line with an f-string from a per-series prefix (value kinds as the LineEncoder), post with the
-    same synchronous client; no cursor persistence, no objects per sample.
+    same line with an f-string from a per-series prefix, post with the same synchronous client; no cursor
+    persistence, no objects per sample.
     """
     import sqlite3
 
@@ -379,38 +372,19 @@ def raw_sqlite_influx(url: str, db: Path, meta: dict[str, PointMeta], n: int) ->
     prefix: dict[int, tuple[str, str]] = {}
     for sid, asset, sm, path in conn.execute("SELECT id, asset, submodel, path FROM series"):
         prefix[sid] = encoder._series(f"{asset}/{sm}/{path}")
-    client = InfluxDBClient(url=url, token="", org=ORG, timeout=10_000, enable_gzip=False)
-    write_api = client.write_api(write_options=SYNCHRONOUS)
     sql = "SELECT seq, series, ts, value, status FROM samples WHERE seq > ? ORDER BY seq LIMIT ?"
-    try:
-        c0, b0 = time.process_time(), machine_busy_seconds()
-        t0 = time.perf_counter()
+
+    def run(write: Callable[[str | list[str]], None]) -> None:
         cursor = 0
         while cursor < n:
             rows = conn.execute(sql, (cursor, BATCH)).fetchall()
-            lines = []
-            for _, sid, ts, v, st in rows:
-                pre, kind = prefix[sid]
-                if v is None:
-                    lines.append(f"{pre}status={st}i {ts // 1_000_000}")
-                    continue
-                if kind == "float":
-                    text = repr(float(v))
-                elif kind == "int":
-                    text = f"{v}i"
-                else:
-                    text = "true" if v else "false"
-                lines.append(f"{pre}value={text},status={st}i {ts // 1_000_000}")
-            write_api.write(bucket=BUCKET, org=ORG, record="\n".join(lines), write_precision=MS)
+            write("\n".join(_line(*prefix[sid], v, st, ts // 1_000_000) for _, sid, ts, v, st in rows))
             cursor = rows[-1][0]
-        t1 = time.perf_counter()
-        c1, b1 = time.process_time(), machine_busy_seconds()
+
+    try:
+        return _timed_writes(url, n, run)
     finally:
-        write_api.close()
-        client.close()
         conn.close()
-    return {"samples": n, "seconds": round(t1 - t0, 4), "rate": round(n / (t1 - t0), 1),
-            "cpu_seconds": round(c1 - c0, 3), "machine_busy_cores": round((b1 - b0) / (t1 - t0), 2)}
 
 
 async def influx_rate(peers: Peers, h: Historian, meta: dict[str, PointMeta], samples: list[Sample],

@@ -7,6 +7,7 @@ import os
 import platform
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -53,3 +54,23 @@ def machine_info(packages: Iterable[str] = (), debian: Iterable[str] = ()) -> di
     if debian:
         info["debian"] = {n: debian_version(n) for n in debian}
     return info
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, all cores)."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
+def wait_quiet(max_wait: float, limit_cores: float = 0.25) -> float:
+    """Wait (up to max_wait s) until the machine is idle over one second; returns the busy cores last seen.
+
+    Benchmarks share the machine with whatever else runs on it; other load lowers the figures, so each
+    measurement starts on a quiet machine if it can, and the load seen is recorded either way."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        b0 = machine_busy_seconds()
+        time.sleep(1.0)
+        busy = machine_busy_seconds() - b0
+        if busy <= limit_cores or time.monotonic() >= deadline:
+            return round(busy, 2)
