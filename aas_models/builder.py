@@ -192,19 +192,17 @@ def _nameplate(spec: AssetSpec) -> model.Submodel | None:
 # ---------------------------------------------------------------------------------- operational data
 
 
+def unit_qualifier(unit: str) -> model.Qualifier:
+    """The unit of a point, as a ConceptQualifier (on the live Property and on its TimeSeries variable)."""
+    return model.Qualifier(live.Q_UNIT, model.datatypes.String, unit, kind=model.QualifierKind.CONCEPT_QUALIFIER,
+                           semantic_id=ext_ref(ids.QUALIFIER_UNIT))
+
+
 def _point_property(point: PointSpec, id_short: str) -> model.Property:
     vt = xs_class(point.value_type)
     qualifiers = []
     if point.unit:
-        qualifiers.append(
-            model.Qualifier(
-                live.Q_UNIT,
-                model.datatypes.String,
-                point.unit,
-                kind=model.QualifierKind.CONCEPT_QUALIFIER,
-                semantic_id=ext_ref(ids.QUALIFIER_UNIT),
-            )
-        )
+        qualifiers.append(unit_qualifier(point.unit))
     if point.writable:
         qualifiers.append(
             model.Qualifier(
@@ -345,15 +343,7 @@ def _time_series(spec: AssetSpec) -> model.Submodel:
         p = by_id[point_id]
         quals = []
         if p.unit:
-            quals.append(
-                model.Qualifier(
-                    live.Q_UNIT,
-                    model.datatypes.String,
-                    p.unit,
-                    kind=model.QualifierKind.CONCEPT_QUALIFIER,
-                    semantic_id=ext_ref(ids.QUALIFIER_UNIT),
-                )
-            )
+            quals.append(unit_qualifier(p.unit))
         record_vars.append(
             model.Property(
                 id_short,
