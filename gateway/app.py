@@ -33,7 +33,7 @@ from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig, point_id
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
 from gateway.history_backend import HistorianBackend
-from gateway.live import LiveModelSink, follow_state_changes, keep_status_fresh, refresh_status
+from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo
 
@@ -152,8 +152,7 @@ class Gateway:
             self._tasks.append(asyncio.create_task(self._run_forwarder(fw), name=f"forwarder:{fw.name}"))
         for name, source in self.sources.items():
             self._tasks.append(asyncio.create_task(self._run_source(name, source), name=f"source:{name}"))
-        self._tasks.append(asyncio.create_task(self._export_state(), name="source-state"))
-        self._tasks.append(asyncio.create_task(keep_status_fresh(self.models, self.sources), name="status-model"))
+        self._tasks.append(asyncio.create_task(self._watch_sources(), name="source-health"))
         if self.cfg.api.enabled:
             await self._start_api()
         self._started = True
@@ -214,8 +213,10 @@ class Gateway:
                 log.exception("forwarder %s crashed; restarting it in 5 s (its cursor is safe)", fw.name)
                 await asyncio.sleep(5)
 
-    async def _export_state(self) -> None:
+    async def _watch_sources(self) -> None:
+        """Once a second: source health into the status submodels and the connection gauge."""
         while True:
+            refresh_status(self.models, self.sources)
             for h in self.health():
                 self._g_state.labels(h.name, h.endpoint).set(_STATE_VALUES.get(h.state, 0))
             await asyncio.sleep(1)

@@ -8,7 +8,6 @@ so an MES sees data freshness and a lost connection through the AAS itself.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 
 from basyx.aas import model
@@ -51,10 +50,3 @@ def follow_state_changes(models: Mapping[str, AssetModel], sources: Mapping[str,
         source = sources.get(name)
         if source is not None:
             source.health().on_state_change = lambda h, m=m: _show(m, h)
-
-
-async def keep_status_fresh(models: Mapping[str, AssetModel], sources: Mapping[str, Source],
-                            period_s: float = 1.0) -> None:
-    while True:
-        refresh_status(models, sources)
-        await asyncio.sleep(period_s)
