@@ -124,9 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--log-format", default="text", choices=["text", "json"])
     d.set_defaults(func=cmd_demo)
 
+    from gateway.apikey_cli import add_parser as add_apikey
+    from gateway.audit_cli import add_parser as add_audit
     from gateway.history_cli import add_parser as add_history
+    from gateway.pki_cli import add_parser as add_pki
 
     add_history(sub)
+    add_pki(sub)
+    add_apikey(sub)
+    add_audit(sub)
     return p
 
 

@@ -31,6 +31,9 @@ from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type
 from connectors.influx.config import InfluxConfig
 from connectors.mqtt.config import MqttPublisherConfig, MqttSourceConfig
 from connectors.opcua.config import DeadbandConfig, OpcUaSourceConfig
+from connectors.opcua.pki import PkiConfig
+from gateway.audit import AuditConfig
+from gateway.auth.config import ApiAuthConfig, ApiTlsConfig, CorsConfig
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PATH_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -60,6 +63,9 @@ class ApiConfig(_Strict):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    auth: ApiAuthConfig = ApiAuthConfig()
+    tls: ApiTlsConfig | None = Field(None, description="serve HTTPS with this certificate and key")
+    cors: CorsConfig = CorsConfig()
 
 
 class RetentionConfig(_Strict):
@@ -239,6 +245,8 @@ class GatewayConfig(_Strict):
     logging: LoggingConfig = LoggingConfig()
     api: ApiConfig = ApiConfig()
     historian: HistorianSettings = HistorianSettings()
+    pki: PkiConfig = PkiConfig()
+    audit: AuditConfig = AuditConfig()
     forwarders: list[ForwarderConfig] = []
     assets: list[AssetConfig] = Field(min_length=1)
 
