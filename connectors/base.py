@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from connectors.sample import Sample
 
@@ -68,6 +68,34 @@ class Source(Protocol):
         ...
 
     def health(self) -> SourceHealth: ...
+
+
+class WriteError(Exception):
+    """The machine did not take a written value; `status` names why in OPC UA terms.
+
+    `status` is a status code name (BadUserAccessDenied, BadOutOfRange, BadNotConnected,
+    BadTimeout ...), the quality model of every connector, so the API can report any protocol's
+    refusal the same way.
+    """
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+@runtime_checkable
+class WritableSource(Protocol):
+    """A source that can also write a point's value to the machine (optional capability).
+
+    `value` is a plain Python value (bool, int, float, str, datetime) already checked against
+    `value_type`, the point's AAS valueType (xs:double ...), which says how the protocol should
+    encode it. Returns once the machine acknowledged; raises WriteError otherwise. The written
+    value is not emitted as a Sample: it comes back through the normal collection path, with the
+    machine's own timestamp.
+    """
+
+    async def write(self, point_id: str, value: object, value_type: str) -> None: ...
 
 
 # --- northbound: forwarders hand stored samples to sinks -------------------------------------

@@ -260,6 +260,13 @@ class OpcUaSource:
     def _note_error(self, message: str) -> None:
         self._health.last_error = message
 
+    async def write(self, point_id: str, value: object, value_type: str) -> None:
+        """`connectors.base.WritableSource`: one value to the machine; WriteError names a refusal."""
+        from connectors.opcua.writer import write_value  # here, so the write path stays out of the read path
+
+        client = self._client if self._connected.is_set() else None
+        await write_value(client, self._by_id[point_id].node_id, value, value_type, self.cfg.request_timeout_s)
+
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, ua.UaStatusCodeError):
