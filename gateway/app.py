@@ -29,6 +29,7 @@ from connectors.mqtt.source import MqttSource
 from connectors.opcua import OpcUaPointSpec, OpcUaSource
 from connectors.sample import Sample, ns_to_iso
 from gateway.api_server import ApiServer
+from gateway.audit import AuditLog
 from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig, point_id, source_endpoint
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
@@ -36,6 +37,7 @@ from gateway.history_backend import HistorianBackend
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo
+from gateway.value_writer import ValueWriter, WritePoint
 
 API_BASE_PATH = "/api/v3.0"
 
@@ -96,6 +98,13 @@ def build_source(asset: AssetConfig) -> Source:
     return OpcUaSource(asset.id_short, src, specs)
 
 
+def write_points(cfg: GatewayConfig) -> dict[tuple[str, str], WritePoint]:
+    """(submodel id, idShortPath) -> the point behind that Property, for PATCH $value."""
+    return {(submodel_id(a.id, p.submodel), p.path): WritePoint(point_id(a.id_short, p.submodel, p.path), a.id_short,
+                                                                p.type, p.writable)
+            for a in cfg.assets for p in a.points}
+
+
 def point_meta(cfg: GatewayConfig) -> dict[str, PointMeta]:
     return {point_id(a.id_short, p.submodel, p.path): PointMeta(point_id(a.id_short, p.submodel, p.path),
                                                                 a.id_short, a.id, p.submodel, p.path, p.type,
@@ -122,6 +131,8 @@ class Gateway:
         self.pipeline.add_sink(LiveModelSink(live))
         self.sources: dict[str, Source] = {a.id_short: build_source(a) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
+        self.audit = AuditLog(cfg.audit.beside(cfg.historian.path))
+        self.writer = ValueWriter(write_points(cfg), self.sources, self.audit)
         meta = point_meta(cfg)
         fw_metrics = ForwarderMetrics(self.registry)
         self.forwarders = [
@@ -168,7 +179,7 @@ class Gateway:
 
         mapping = [(submodel_id(a.id, p.submodel), p.path, point_id(a.id_short, p.submodel, p.path))
                    for a in self.cfg.assets for p in a.points]
-        app = create_app(self.repository, history=HistorianBackend(self.historian, mapping),
+        app = create_app(self.repository, history=HistorianBackend(self.historian, mapping), writer=self.writer,
                          base_path=API_BASE_PATH)
         add_operations_routes(app, self)
         self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port)
@@ -235,6 +246,7 @@ class Gateway:
         self._tasks.clear()
         refresh_status(self.models, self.sources)  # sources are stopped now: show it in the model too
         await self.historian.close()
+        self.audit.close()
         log.info("gateway stopped; historian flushed and closed")
 
     async def __aenter__(self) -> Gateway:

@@ -34,9 +34,16 @@ from pydantic import BaseModel, ConfigDict, Field
 class AuditConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: Path = Field(Path("data/audit/audit.jsonl"), description="current audit file; rotated files sit beside it")
+    path: Path = Field(Path("data/audit/audit.jsonl"), description="current audit file; rotated files sit beside it "
+                       "(not set: audit/audit.jsonl beside the historian)")
     retention_days: float = Field(1096.0, gt=0, description="rotated files older than this are deleted (3 years)")
     max_file_mb: float = Field(10.0, gt=0, description="rotate when the current file reaches this size")
+
+    def beside(self, historian_path: Path) -> AuditConfig:
+        """This config with the path beside the historian unless one was set: the data directory holds both."""
+        if "path" in self.model_fields_set:
+            return self
+        return self.model_copy(update={"path": Path(historian_path).parent / "audit" / "audit.jsonl"})
 
 
 REDACTED = "***"

@@ -43,8 +43,11 @@ def audit_path(args: argparse.Namespace) -> Path:
         return Path(args.audit_path)
     with open(args.config, encoding="utf-8") as f:
         doc = yaml.safe_load(f) or {}
-    section = doc.get("audit") if isinstance(doc, dict) else None
-    return AuditConfig.model_validate(section or {}).path
+    doc = doc if isinstance(doc, dict) else {}
+    historian = doc.get("historian") or {}
+    historian_path = Path(historian.get("path", "data/historian.sqlite")) if isinstance(historian, dict) else None
+    cfg = AuditConfig.model_validate(doc.get("audit") or {})
+    return cfg.beside(historian_path).path if historian_path is not None else cfg.path
 
 
 def cmd_export(args: argparse.Namespace) -> int:

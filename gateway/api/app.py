@@ -23,6 +23,8 @@ from gateway.api.repository_routes import shell_list_router, submodel_list_route
 from gateway.api.services import aas_service_router, submodel_service_router
 from gateway.api.shell_routes import shell_router
 from gateway.api.submodel_routes import submodel_router
+from gateway.api.write_routes import write_router
+from gateway.value_writer import ValueWriter
 
 AAS_TAGS: list[str | Enum] = ["AAS Repository"]
 SM_TAGS: list[str | Enum] = ["Submodel Repository"]
@@ -32,6 +34,7 @@ def create_app(
     repo: ModelRepository,
     *,
     history: HistoryBackend | None = None,
+    writer: ValueWriter | None = None,  # PATCH $value routes only with one
     base_path: str = "/api/v3.0",
     title: str = "AAS edge gateway",
     version: str = "0.1.0",
@@ -65,5 +68,7 @@ def create_app(
                        prefix=f"{base_path}/shells/{{aasIdentifier}}/submodels/{{submodelIdentifier}}")
     app.include_router(submodel_router(submodel_by_id(repo), history, SM_TAGS),
                        prefix=f"{base_path}/submodels/{{submodelIdentifier}}")
+    if writer is not None:
+        app.include_router(write_router(writer, repo), prefix=base_path)
     fastpath.install(app, repo, base_path)
     return app
