@@ -27,6 +27,7 @@ from connectors.mqtt.config import MqttPointSpec, MqttPublisherConfig, MqttSourc
 from connectors.mqtt.publisher import MqttPublisher
 from connectors.mqtt.source import MqttSource
 from connectors.opcua import OpcUaPointSpec, OpcUaSource
+from connectors.opcua.pki import Pki
 from connectors.sample import Sample, ns_to_iso
 from gateway.api_server import ApiServer
 from gateway.audit import AuditLog
@@ -84,7 +85,7 @@ def build_model(cfg: GatewayConfig, history_url: str | None = None) -> tuple[Mod
     return repo, models
 
 
-def build_source(asset: AssetConfig) -> Source:
+def build_source(asset: AssetConfig, pki: Pki | None = None) -> Source:
     """The southbound connector of one asset (with build_sink, the only place that knows connector types)."""
     src = asset.source
     if isinstance(src, MqttSourceConfig):
@@ -95,7 +96,7 @@ def build_source(asset: AssetConfig) -> Source:
                             sampling_interval_ms=p.sampling_interval_ms, queue_size=p.queue_size,
                             deadband=p.deadband)
              for p in asset.points]
-    return OpcUaSource(asset.id_short, src, specs)
+    return OpcUaSource(asset.id_short, src, specs, pki=pki)
 
 
 def write_points(cfg: GatewayConfig) -> dict[tuple[str, str], WritePoint]:
@@ -129,7 +130,8 @@ class Gateway:
         self.repository, self.models = build_model(cfg, self._history_url(cfg.api.port))
         live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
         self.pipeline.add_sink(LiveModelSink(live))
-        self.sources: dict[str, Source] = {a.id_short: build_source(a) for a in cfg.assets}
+        self.pki = Pki(cfg.pki)  # creates nothing on disk until a secured source connects
+        self.sources: dict[str, Source] = {a.id_short: build_source(a, self.pki) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
         self.audit = AuditLog(cfg.audit.beside(cfg.historian.path))
         self.writer = ValueWriter(write_points(cfg), self.sources, self.audit)

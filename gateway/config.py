@@ -434,4 +434,6 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> GatewayC
     # relative historian paths are relative to the config file, not the cwd
     if not cfg.historian.path.is_absolute():
         cfg.historian.path = (Path(path).resolve().parent / cfg.historian.path)
+    if not cfg.pki.path.is_absolute():  # `run -c` and `pki -c` must find the same PKI from any cwd
+        cfg.pki.path = Path(path).resolve().parent / cfg.pki.path
     return cfg

@@ -21,9 +21,10 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -32,6 +33,7 @@ from asyncua.server.address_space import AttributeValue
 
 from simulators import limits as oplimits
 from simulators.address_space import ANALOG_ITEM_TYPE, ORGANIZES, NodeBatch
+from simulators.security import SimUserManager, load_der, load_or_make_certificate, policy_types
 from simulators.units import Unit
 
 logger = logging.getLogger(__name__)
@@ -102,9 +104,26 @@ class MachineServer:
         seed: int = 0,
         tick_s: float = 0.1,
         operation_limits: dict[str, int] | None = None,
+        security: Sequence[str] = ("None",),
+        pki_dir: str | Path | None = None,
+        users: Mapping[str, str] | None = None,
+        user_certificates: Sequence[bytes | str | Path] = (),
+        allow_anonymous: bool | None = None,
     ) -> None:
+        """``security`` lists the endpoints offered: "None" and/or "Policy/Mode" (see
+        ``simulators.security.ALL_SECURED``); the server certificate lives in ``pki_dir`` (or in
+        memory). ``users`` maps user name to password, ``user_certificates`` are the accepted X.509
+        user certificates; anonymous access is allowed by default only when neither is given.
+        """
         if tick_s <= 0:
             raise ValueError("tick_s must be > 0")
+        self.security = tuple(security)
+        self._policy_types = policy_types(self.security)  # fails early on a typo
+        self.pki_dir = Path(pki_dir) if pki_dir is not None else None
+        self.user_manager = SimUserManager(
+            dict(users or {}), {load_der(c) for c in user_certificates},
+            allow_anonymous if allow_anonymous is not None else not (users or user_certificates))
+        self._certificate: tuple[bytes, bytes] | None = None  # (DER, key PEM), made once: a machine keeps its identity
         self.name = name or self.default_name
         self.host = host
         self.port = port
@@ -170,6 +189,19 @@ class MachineServer:
     @property
     def endpoint(self) -> str:
         return f"opc.tcp://{self.host}:{self.port}/"
+
+    @property
+    def application_uri(self) -> str:
+        return f"urn:aas-gateway:sim:{self.machine_type}:{self.name}"
+
+    @property
+    def secured(self) -> bool:
+        return any(s != "None" for s in self.security)
+
+    @property
+    def server_certificate(self) -> bytes | None:
+        """DER of the server certificate (made at the first start of a secured machine)."""
+        return self._certificate[0] if self._certificate else None
 
     @property
     def running(self) -> bool:
@@ -314,12 +346,21 @@ class MachineServer:
     async def start(self) -> None:
         if self._server is not None:
             return
-        server = Server()
+        server = Server(user_manager=self.user_manager)
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name(f"AAS gateway simulator {self.machine_type} {self.name}")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-        await server.set_application_uri(f"urn:aas-gateway:sim:{self.machine_type}:{self.name}")
+        server.set_security_policy(self._policy_types)
+        server.set_identity_tokens(self.user_manager.identity_tokens())
+        if self.secured:
+            if self._certificate is None:
+                # RSA key generation takes ~0.1 s: off the loop, so other simulators keep ticking
+                self._certificate = await asyncio.to_thread(
+                    load_or_make_certificate, self.pki_dir, self.application_uri,
+                    f"AAS gateway simulator {self.name}")
+            await server.load_certificate(self._certificate[0], format="der")
+            await server.load_private_key(self._certificate[1], format="pem")
+        await server.set_application_uri(self.application_uri)
         # registration order fixes the indices (2 and 3), so restarts keep the node ids
         self._ns = await server.register_namespace(self.namespace_uri)
         self._ctl_ns = await server.register_namespace(CONTROL_NAMESPACE)

@@ -8,12 +8,14 @@ needs nothing else. Pydantic validates it so errors carry key paths.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 SecurityPolicy = Literal["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]
 SecurityMode = Literal["None", "Sign", "SignAndEncrypt"]
+SecuredPolicy = Literal["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]
+SECURED_POLICIES: tuple[SecuredPolicy, ...] = ("Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss")
 
 
 class _Strict(BaseModel):
@@ -21,30 +23,81 @@ class _Strict(BaseModel):
 
 
 class SecurityConfig(_Strict):
-    """Secure channel and user identity.
+    """Secure channel of one source.
 
     There is no default: a config must say what it wants, and `None` is
-    accepted only when written out (and logged as a warning).
+    accepted only when written out (and logged as a warning). `auto` (the
+    string for the whole key, or as policy and/or mode) picks the best the
+    server offers among the secured ones, never None. Certificate and key
+    default to the gateway's own PKI certificate.
     """
 
-    policy: SecurityPolicy
-    mode: SecurityMode
-    certificate: str | None = Field(None, description="client application certificate (DER/PEM file)")
-    private_key: str | None = Field(None, description="client private key (PEM file)")
-    server_certificate: str | None = None
+    policy: SecurityPolicy | Literal["auto"]
+    mode: SecurityMode | Literal["auto"]
+    certificate: str | None = Field(None, description="client application certificate (DER/PEM file); "
+                                    "default: the gateway's PKI certificate")
+    private_key: str | None = Field(None, description="its private key (PEM file)")
+    server_certificate: str | None = Field(None, description="pin the server to this certificate file "
+                                           "(instead of the PKI trust list)")
+    trust_on_first_use: bool = Field(False, description="trust a server certificate never seen before "
+                                     "(commissioning only; logged as a warning)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto(cls, v: Any) -> Any:
+        if v == "auto":
+            return {"policy": "auto", "mode": "auto"}
+        if isinstance(v, str):
+            raise ValueError(f"must be 'auto' or a mapping with 'policy' and 'mode', got {v!r}")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> SecurityConfig:
         if (self.policy == "None") != (self.mode == "None"):
-            raise ValueError("policy and mode must both be None, or both be set (e.g. Basic256Sha256 + SignAndEncrypt)")
-        if self.policy != "None" and not (self.certificate and self.private_key):
-            raise ValueError("a secured policy needs 'certificate' and 'private_key' files")
+            raise ValueError("'policy' and 'mode' must both be None, or both be set "
+                             "(e.g. Basic256Sha256 + SignAndEncrypt, or auto)")
+        if (self.certificate is None) != (self.private_key is None):
+            raise ValueError("'certificate' and 'private_key' go together (leave both out to use the gateway's PKI)")
+        if self.policy == "None" and (self.certificate or self.server_certificate or self.trust_on_first_use):
+            raise ValueError("'certificate', 'server_certificate' and 'trust_on_first_use' need a secured policy")
         return self
+
+    @property
+    def secured(self) -> bool:
+        return self.policy != "None"
+
+
+UserType = Literal["anonymous", "username", "certificate"]
+_USER_KEYS: dict[str, tuple[str, ...]] = {
+    "anonymous": (), "username": ("username", "password"), "certificate": ("certificate", "private_key"),
+}
 
 
 class UserIdentityConfig(_Strict):
-    username: str
-    password: SecretStr
+    """Who the session acts as: anonymous, user name + password, or an X.509 user certificate.
+
+    `{username, password}` without `type` is the original form and still means type username.
+    """
+
+    type: UserType | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    certificate: str | None = Field(None, description="user certificate (DER/PEM file)")
+    private_key: str | None = Field(None, description="its private key (PEM file)")
+
+    @model_validator(mode="after")
+    def _complete(self) -> UserIdentityConfig:
+        if self.type is None:
+            self.type = "username" if self.username is not None else "certificate" if self.certificate else "anonymous"
+        needed = _USER_KEYS[self.type]
+        missing = [k for k in needed if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"type {self.type} needs {' and '.join(repr(k) for k in missing)}")
+        extra = [k for k in ("username", "password", "certificate", "private_key")
+                 if k not in needed and getattr(self, k) is not None]
+        if extra:
+            raise ValueError(f"{', '.join(repr(k) for k in extra)} not used with type {self.type}")
+        return self
 
 
 class ReconnectConfig(_Strict):

@@ -24,7 +24,9 @@ from connectors.base import ConnectionState, Emit, SourceHealth
 from connectors.opcua.config import OpcUaPointSpec, OpcUaSourceConfig
 from connectors.opcua.limits import ServerLimits, read_limits
 from connectors.opcua.nodes import AddressError, Namespaces, parse_browse_path, parse_node_id, translate_browse_paths
+from connectors.opcua.pki import Pki
 from connectors.opcua.poller import PollGroup
+from connectors.opcua.security import SecurityError, explain_refusal, secure_client, set_identity
 from connectors.opcua.state import PointState
 from connectors.opcua.subscription import SubscriptionEngine
 from connectors.sample import Sample, now_ns
@@ -41,9 +43,11 @@ class _ConnectionLost(Exception):
 class OpcUaSource:
     """A `connectors.base.Source` for one OPC UA server."""
 
-    def __init__(self, name: str, cfg: OpcUaSourceConfig, points: Sequence[OpcUaPointSpec]) -> None:
+    def __init__(self, name: str, cfg: OpcUaSourceConfig, points: Sequence[OpcUaPointSpec], *,
+                 pki: Pki | None = None) -> None:
         self.name = name
         self.cfg = cfg
+        self.pki = pki  # own certificate and server trust list; needed by secured sources
         self.points = [PointState(spec, i) for i, spec in enumerate(points)]
         self._by_id = {p.point_id: p for p in self.points}
         self._health = SourceHealth(name=name, endpoint=cfg.endpoint, state_since_ns=now_ns(),
@@ -78,6 +82,8 @@ class OpcUaSource:
                     await self._session(backoff)
                 except* _ConnectionLost as eg:
                     self._note_error(f"connection lost: {eg.exceptions[0]}")
+                except* SecurityError as eg:
+                    self._note_error(str(eg.exceptions[0]))  # already names endpoint, cause and remedy
                 except* (OSError, TimeoutError, ConnectionError, ua.UaError) as eg:
                     self._note_error(_describe(eg.exceptions[0]))
                 except* Exception as eg:
@@ -87,7 +93,7 @@ class OpcUaSource:
                 await self._mark_all(st.BAD_NOT_CONNECTED, "not connected")  # before the state: observers see both
                 self._set_state(ConnectionState.DISCONNECTED)
                 delay = backoff.next_delay()
-                log.warning("%s: %s unreachable (%s); reconnecting in %.1f s (attempt %d)", self.name,
+                log.warning("%s: no session with %s (%s); reconnecting in %.1f s (attempt %d)", self.name,
                             self.cfg.endpoint, self._health.last_error, delay, backoff.attempts)
                 await asyncio.sleep(delay)
         finally:
@@ -104,9 +110,6 @@ class OpcUaSource:
         client.application_uri = "urn:aas-gateway:client"
         client.product_uri = "urn:aas-gateway"
         client.session_timeout = int(cfg.session_timeout_s * 1000)
-        if cfg.user is not None:
-            client.set_user(cfg.user.username)
-            client.set_password(cfg.user.password.get_secret_value())
         return client
 
     async def _session(self, backoff: Backoff) -> None:
@@ -119,15 +122,19 @@ class OpcUaSource:
             lost.set()
 
         client.connection_lost_callback = on_lost
-        if self.cfg.security.policy != "None":
-            sec = self.cfg.security
-            parts = [sec.policy, sec.mode, sec.certificate or "", sec.private_key or ""]
-            if sec.server_certificate:
-                parts.append(sec.server_certificate)
-            await client.set_security_string(",".join(parts))
         self._client = client
         try:
-            await asyncio.wait_for(client.connect(), self.cfg.request_timeout_s * 2)
+            # endpoint choice and the server-certificate check come first: nothing secret is sent to an
+            # untrusted server
+            await secure_client(client, self.cfg, self.pki, self.name)
+            await set_identity(client, self.cfg)
+            try:
+                await asyncio.wait_for(client.connect(), self.cfg.request_timeout_s * 2)
+            except ua.UaStatusCodeError as e:
+                refusal = explain_refusal(e, self.cfg)
+                if refusal is None:
+                    raise
+                raise refusal from None
             namespaces = Namespaces(tuple(await client.get_namespace_array()), self.cfg.namespace)
             self.limits = await read_limits(client)
             resolved = await self._resolve(client, namespaces, self.points)
