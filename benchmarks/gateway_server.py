@@ -35,6 +35,7 @@ from aas_models.live import set_live_value  # noqa: E402
 from gateway.api import create_app  # noqa: E402
 from gateway.api_server import ApiServer  # noqa: E402
 from gateway.app import API_BASE_PATH, build_model  # noqa: E402
+from gateway.auth.policy import AccessPolicy  # noqa: E402
 from gateway.config import load_config  # noqa: E402
 
 
@@ -78,7 +79,9 @@ async def serve(args: argparse.Namespace) -> None:
             if v is not None:
                 set_live_value(prop, v, now_ns, 0)
                 n += 1
-    app = create_app(repo, base_path=API_BASE_PATH) if not args.trivial else trivial_app()
+    # anonymous read: the peers it is compared with (BaSyx) authenticate nobody either
+    app = (create_app(repo, base_path=API_BASE_PATH, access=AccessPolicy(anonymous_read=True)) if not args.trivial
+           else trivial_app())
     server = ApiServer(app, args.host, args.port)
     await server.start()
     print(json.dumps({"ready": True, "url": f"{server.base_url}{API_BASE_PATH}", "values_set": n,

@@ -2,7 +2,8 @@
 
 One process, one loop: the API reads the live model the pipeline writes,
 without copies or locks. The gateway owns signal handling (Ctrl-C must flush
-the historian), so uvicorn's own signal capture is switched off.
+the historian), so uvicorn's own signal capture is switched off. With a TLS
+certificate and key it serves HTTPS only (uvicorn's own TLS, no proxy needed).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Generator
 import uvicorn
 from fastapi import FastAPI
 
+from gateway.auth.config import ApiTlsConfig
+
 log = logging.getLogger(__name__)
 
 
@@ -25,9 +28,12 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class ApiServer:
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, tls: ApiTlsConfig | None = None) -> None:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                lifespan="off", server_header=False)
+                                lifespan="off", server_header=False,
+                                ssl_certfile=str(tls.certificate) if tls else None,
+                                ssl_keyfile=str(tls.private_key) if tls else None)
+        self.scheme = "https" if tls else "http"
         self._server = _EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None
         self.host = host
@@ -46,7 +52,7 @@ class ApiServer:
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     async def stop(self) -> None:
         if self._task is None:

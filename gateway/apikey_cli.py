@@ -1,11 +1,84 @@
-"""`aas-gateway apikey ...` (being built for issue 5)."""
+"""`aas-gateway apikey create|list|revoke`: manage the REST API keys of a gateway.
+
+Works on the key file directly (the one the config names, or `--keys-file`), so it needs no running
+gateway; a running gateway notices the change on its next request. The key is printed once, on
+create, and stored nowhere in plain text.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
+
+from gateway.auth.apikeys import ROLES, ApiKeyStore, UnknownKeyError, default_keys_file
+
+EXIT_USAGE = 2
+
+
+def keys_file(args: argparse.Namespace) -> Path | None:
+    if args.keys_file:
+        return Path(args.keys_file)
+    from gateway.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(e.report(), file=sys.stderr)
+        return None
+    return cfg.api.auth.api_keys_file or default_keys_file(cfg.historian.path)
+
+
+def cmd_apikey(args: argparse.Namespace) -> int:
+    path = keys_file(args)
+    if path is None:
+        return EXIT_USAGE
+    store = ApiKeyStore(path)
+    if args.action == "create":
+        try:
+            key, info = store.create(args.name, args.role, args.expires_days)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"created API key {info.id} ({info.name}, role {info.role}"
+              + (f", expires {info.expires}" if info.expires else ", no expiry") + f") in {path}")
+        print("the key (shown only now, store it safely):")
+        print(f"  {key}")
+        print("use it as:")
+        print(f"  curl -H 'Authorization: Bearer {key}' https://HOST:PORT/api/v3.0/shells")
+        print(f"  curl -H 'X-API-Key: {key}' ...")
+        return 0
+    if args.action == "list":
+        keys = store.list()
+        if not keys:
+            print(f"no API keys in {path}")
+        for i in keys:
+            state = " EXPIRED" if i.expired() else ""
+            print(f"{i.id}  {i.role:<8} {i.name:<24} created {i.created}  expires {i.expires or 'never'}{state}")
+        return 0
+    try:
+        info = store.revoke(args.id)
+    except UnknownKeyError as e:
+        print(f"error: {e} in {path}", file=sys.stderr)
+        return 1
+    print(f"revoked API key {info.id} ({info.name}, role {info.role})")
+    return 0
 
 
 def add_parser(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("apikey", help="(not yet built)")
-    p.set_defaults(func=lambda args: 2)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "apikey", help="create, list or revoke REST API keys (stored as salted hashes)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("-c", "--config", help="gateway config (the key file is api.auth.api_keys_file, "
+                       "default api-keys.json beside the historian)")
+    where.add_argument("--keys-file", help="the key file itself")
+    acts = p.add_subparsers(dest="action", required=True)
+    c = acts.add_parser("create", help="create a key and print it once")
+    c.add_argument("--role", required=True, choices=ROLES)
+    c.add_argument("--name", required=True, help="who or what uses the key (shown in lists and the audit log)")
+    c.add_argument("--expires-days", type=float, default=None, metavar="N")
+    acts.add_parser("list", help="list keys (never their secrets)")
+    r = acts.add_parser("revoke", help="revoke a key at once")
+    r.add_argument("id", help="the key id (the part after agw_)")
+    p.set_defaults(func=cmd_apikey)

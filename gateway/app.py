@@ -174,17 +174,25 @@ class Gateway:
                  f", API {self.api_url}" if self.api else "")
 
     def _history_url(self, port: int) -> str:
-        return f"http://{self.cfg.api.host}:{port}{API_BASE_PATH}"
+        return f"{'https' if self.cfg.api.tls else 'http'}://{self.cfg.api.host}:{port}{API_BASE_PATH}"
 
     async def _start_api(self) -> None:
         from gateway.api import create_app
+        from gateway.api.admin_routes import admin_router
+        from gateway.auth.policy import AccessPolicy
 
         mapping = [(submodel_id(a.id, p.submodel), p.path, point_id(a.id_short, p.submodel, p.path))
                    for a in self.cfg.assets for p in a.points]
+        access = AccessPolicy.from_config(self.cfg.api.auth, self.cfg.historian.path)
         app = create_app(self.repository, history=HistorianBackend(self.historian, mapping), writer=self.writer,
-                         base_path=API_BASE_PATH)
+                         base_path=API_BASE_PATH, access=access, cors=self.cfg.api.cors)
         add_operations_routes(app, self)
-        self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port)
+        app.include_router(admin_router(pki=lambda: self.pki, keys=access.api_keys, audit=self.audit))
+        log.info("REST API accepts: %s", access.describe())
+        if access.anonymous_read:
+            log.warning("api.auth.anonymous_read is on: anyone who reaches %s:%d can read every value",
+                        self.cfg.api.host, self.cfg.api.port)
+        self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port, tls=self.cfg.api.tls)
         await self.api.start()
         if self.api.port != self.cfg.api.port:  # port 0: tell the TimeSeries segments where history lives
             for m in self.models.values():

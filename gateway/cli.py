@@ -128,11 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.audit_cli import add_parser as add_audit
     from gateway.history_cli import add_parser as add_history
     from gateway.pki_cli import add_parser as add_pki
+    from gateway.tls_cli import add_parser as add_tls
 
     add_history(sub)
     add_pki(sub)
     add_apikey(sub)
     add_audit(sub)
+    add_tls(sub)
     return p
 
 

@@ -436,4 +436,7 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> GatewayC
         cfg.historian.path = (Path(path).resolve().parent / cfg.historian.path)
     if not cfg.pki.path.is_absolute():  # `run -c` and `pki -c` must find the same PKI from any cwd
         cfg.pki.path = Path(path).resolve().parent / cfg.pki.path
+    cfg.api.auth.resolve_paths(Path(path).resolve().parent)  # key file, JWKS file, TLS files alike
+    if cfg.api.tls is not None:
+        cfg.api.tls.resolve_paths(Path(path).resolve().parent)
     return cfg

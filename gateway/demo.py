@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import sys
 from pathlib import Path
 
 from connectors.opcua.config import OpcUaSourceConfig
+from gateway.auth.apikeys import default_keys_file
 from gateway.cli import _stop_event, run_gateway
 from gateway.config import GatewayConfig, load_config
 
@@ -25,9 +27,18 @@ DEMO_CONFIG = Path(__file__).with_name("demo_config.yaml")
 _SIM_NS_PREFIX = "urn:aas-gateway:sim:"
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def demo_config(data_dir: Path) -> GatewayConfig:
     cfg = load_config(DEMO_CONFIG)
     cfg.historian.path = (data_dir / "historian.sqlite").resolve()
+    # one command to try it: reading needs no key on loopback (printed at start); writes and /admin still do
+    cfg.api.auth.anonymous_read = _loopback(cfg.api.host)
     return cfg
 
 
@@ -84,6 +95,10 @@ async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_
             print(f"    {a.id_short:<8} {src.namespace or '':<28} {src.endpoint}  "
                   f"mode={src.mode} points={len(a.points)}", flush=True)
         print(f"  historian (SQLite, WAL): {cfg.historian.path}", flush=True)
+        if cfg.api.auth.anonymous_read:
+            keys = cfg.api.auth.api_keys_file or default_keys_file(cfg.historian.path)
+            print("  REST API: anonymous read is on (loopback demo); writes and /admin need an API key:\n"
+                  f"    aas-gateway apikey --keys-file {keys} create --role admin --name me", flush=True)
         print(f"  config: {DEMO_CONFIG.resolve()}", flush=True)
         print("  press Ctrl-C to stop" + (f" (stopping by itself after {duration_s:g} s)" if duration_s else ""),
               flush=True)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.responses import Response
 
 from aas_models.repository import ModelRepository
+from gateway.api import access as access_mod
 from gateway.api import encoding as enc
 from gateway.api import fastpath
 from gateway.api import serialization as ser
@@ -24,6 +25,8 @@ from gateway.api.services import aas_service_router, submodel_service_router
 from gateway.api.shell_routes import shell_router
 from gateway.api.submodel_routes import submodel_router
 from gateway.api.write_routes import write_router
+from gateway.auth.config import CorsConfig
+from gateway.auth.policy import AccessPolicy
 from gateway.value_writer import ValueWriter
 
 AAS_TAGS: list[str | Enum] = ["AAS Repository"]
@@ -33,6 +36,8 @@ SM_TAGS: list[str | Enum] = ["Submodel Repository"]
 def create_app(
     repo: ModelRepository,
     *,
+    access: AccessPolicy,  # required: no API is served without deciding who may use it
+    cors: CorsConfig | None = None,
     history: HistoryBackend | None = None,
     writer: ValueWriter | None = None,  # PATCH $value routes only with one
     base_path: str = "/api/v3.0",
@@ -71,4 +76,5 @@ def create_app(
     if writer is not None:
         app.include_router(write_router(writer, repo), prefix=base_path)
     fastpath.install(app, repo, base_path)
+    access_mod.install(app, access, cors, (f"{base_path}/docs", f"{base_path}/docs/oauth2-redirect"))
     return app

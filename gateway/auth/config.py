@@ -1,22 +1,79 @@
-"""Settings of REST authentication, TLS and CORS (the `api:` section of the gateway config)."""
+"""Settings of REST authentication, TLS and CORS (the `api:` section of the gateway config).
+
+Relative file paths are relative to the config file (like the historian's), resolved by `resolve_paths`
+when the config is loaded.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Role = Literal["reader", "operator", "admin"]
+
+# asymmetric only: an HMAC secret shared with an IdP could mint tokens; "none" is no signature at all
+JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _under(base: Path, p: Path | None) -> Path | None:
+    return p if p is None or p.is_absolute() else base / p
+
+
+class JwtConfig(_Strict):
+    """OAuth2/OIDC bearer tokens (e.g. from Keycloak, Entra ID) checked against the IdP's JWKS."""
+
+    issuer: str = Field(description="the `iss` every token must carry, e.g. https://idp.example/realms/plant")
+    audience: str | list[str] = Field(description="accepted `aud` value(s), e.g. aas-gateway")
+    jwks_file: Path | None = Field(None, description="JWKS JSON file (offline setups)")
+    jwks_url: str | None = Field(None, description="JWKS URL, e.g. https://idp.example/realms/plant/protocol/"
+                                 "openid-connect/certs")
+    jwks_cache_s: float = Field(300.0, gt=0, description="how long fetched keys are used before fetching again")
+    algorithms: list[JwtAlgorithm] = Field(["RS256", "PS256", "ES256"], min_length=1)
+    leeway_s: float = Field(30.0, ge=0, le=300, description="clock skew allowed on exp/nbf/iat")
+    subject_claim: str = Field("sub", description="claim naming the user in the audit log, e.g. preferred_username")
+    role_claim: str = Field("roles", description="dotted path of the role list, e.g. realm_access.roles")
+    role_map: dict[str, Role] = Field(
+        {}, description="IdP role -> gateway role; empty: the IdP roles must be named reader/operator/admin")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JwtConfig:
+        if (self.jwks_file is None) == (self.jwks_url is None):
+            raise ValueError("give exactly one of jwks_file or jwks_url")
+        return self
+
+
 class ApiAuthConfig(_Strict):
-    anonymous_read: bool = False
+    anonymous_read: bool = Field(
+        False, description="let requests without credentials GET/HEAD (never write or administer)")
+    api_keys_file: Path | None = Field(
+        None, description="salted hashes of the API keys (default: api-keys.json beside the historian)")
+    jwt: JwtConfig | None = None
+
+    def resolve_paths(self, base: Path) -> None:
+        self.api_keys_file = _under(base, self.api_keys_file)
+        if self.jwt is not None:
+            self.jwt.jwks_file = _under(base, self.jwt.jwks_file)
 
 
 class ApiTlsConfig(_Strict):
-    certificate: str
-    private_key: str
+    certificate: Path = Field(description="PEM certificate (chain) the API serves")
+    private_key: Path = Field(description="PEM private key of that certificate (keep it mode 0600)")
+
+    def resolve_paths(self, base: Path) -> None:
+        self.certificate = _under(base, self.certificate) or self.certificate
+        self.private_key = _under(base, self.private_key) or self.private_key
 
 
 class CorsConfig(_Strict):
+    """Browser origins allowed to call the API (e.g. a dashboard on another host); empty: no CORS at all."""
+
     allow_origins: list[str] = []
+    allow_methods: list[str] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+    allow_headers: list[str] = ["Authorization", "X-API-Key", "Content-Type"]
+    max_age_s: int = Field(600, ge=0)

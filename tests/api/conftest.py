@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from aas_models.repository import ModelRepository
 from gateway.api import create_app
 from gateway.api.ids import encode_id
+from gateway.auth.policy import AccessPolicy
 from gateway.historian.records import Bucket, HistoryRow
 from tests.api import model_data as md
 
@@ -74,7 +75,7 @@ def history() -> FakeHistory:
 
 @pytest.fixture(scope="session")
 def app(repo: ModelRepository, history: FakeHistory) -> FastAPI:
-    return create_app(repo, history=history)
+    return create_app(repo, history=history, access=AccessPolicy.open_for_tests())
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import uvicorn
 from aas_models.repository import ModelRepository
 from gateway.api import create_app
 from gateway.api.ids import encode_id
+from gateway.auth.policy import AccessPolicy
 from tests.api import model_data as md
 
 PREFIX = "https://admin-shell.io/aas/API/3/0/"
@@ -64,7 +65,8 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, dict[str,
         SUITES[0]: "", SUITES[1]: "",
         SUITES[2]: f"/shells/{encode_id(aas_id)}", SUITES[3]: f"/submodels/{encode_id(sm_id)}",
     }
-    config = uvicorn.Config(create_app(repo), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    app = create_app(repo, access=AccessPolicy.open_for_tests())
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

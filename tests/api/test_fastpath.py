@@ -15,6 +15,7 @@ from aas_models.repository import ModelRepository
 from gateway.api import create_app
 from gateway.api.fastpath import ValueFastPath
 from gateway.app import build_model
+from gateway.auth.policy import AccessPolicy
 from gateway.config import load_config
 
 
@@ -35,7 +36,7 @@ def repo() -> ModelRepository:
 
 
 async def test_same_bytes_as_the_routed_handler(repo: ModelRepository) -> None:
-    app = create_app(repo)
+    app = create_app(repo, access=AccessPolicy.open_for_tests())
     assert any(m.cls is ValueFastPath for m in app.user_middleware)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         for sm in repo.submodels():
@@ -54,7 +55,7 @@ async def test_same_bytes_as_the_routed_handler(repo: ModelRepository) -> None:
 
 
 async def test_errors_fall_through_to_the_full_api(repo: ModelRepository) -> None:
-    app = create_app(repo)
+    app = create_app(repo, access=AccessPolicy.open_for_tests())
     op = _b64("urn:aas-gateway:demo:aas:CNC01:submodels:OperationalData")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         missing = await c.get(f"/api/v3.0/submodels/{op}/submodel-elements/Spindle.Nope/$value")

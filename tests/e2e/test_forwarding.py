@@ -289,7 +289,7 @@ async def test_mqtt_sensor_feeds_an_asset_readable_over_the_api(tmp_path: Path, 
 
     cfg: GatewayConfig = parse_config({
         "historian": {"path": str(tmp_path / "h.sqlite"), "commit_interval_ms": 50},
-        "api": {"port": 0},
+        "api": {"port": 0, "auth": {"anonymous_read": True}},
         "assets": [{
             "id_short": "TH01", "id": "urn:test:aas:TH01", "global_asset_id": "urn:test:asset:TH01",
             "source": {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": mosquitto.port},

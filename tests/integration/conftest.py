@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gateway.auth.apikeys import ApiKeyStore, default_keys_file
+from gateway.auth.config import Role
 from gateway.config import GatewayConfig, parse_config
 from simulators.server import MachineServer
 
@@ -31,7 +33,16 @@ def asset(name: str, sim: MachineServer, paths: dict[str, str], **source_overrid
 
 
 def gateway_config(tmp_path: Path, *assets: dict[str, Any], api: bool = False, **historian: Any) -> GatewayConfig:
-    """A config for `assets`; the REST API only when asked for, then on a free port."""
+    """A config for `assets`; the REST API only when asked for, then on a free port, readable without a key
+    (tests that write or administer create a key in `api-keys.json` beside the historian)."""
     hist = {"path": str(tmp_path / "historian.sqlite"), "commit_interval_ms": 50}
     hist.update(historian)
-    return parse_config({"historian": hist, "api": {"enabled": api, "port": 0}, "assets": list(assets)}, env={})
+    api_cfg = {"enabled": api, "port": 0, "auth": {"anonymous_read": True}}
+    return parse_config({"historian": hist, "api": api_cfg, "assets": list(assets)}, env={})
+
+
+def api_key_headers(cfg: GatewayConfig, role: Role = "operator") -> dict[str, str]:
+    """Create an API key with `role` in the gateway's key file; returns the request headers carrying it."""
+    key, _ = ApiKeyStore(cfg.api.auth.api_keys_file or default_keys_file(cfg.historian.path)).create(
+        f"test-{role}", role)
+    return {"Authorization": f"Bearer {key}"}

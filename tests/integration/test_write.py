@@ -14,7 +14,7 @@ from gateway.api.ids import encode_id
 from gateway.app import Gateway
 from simulators.cnc import CncMachine
 from tests.conftest import wait_for
-from tests.integration.conftest import asset, gateway_config
+from tests.integration.conftest import api_key_headers, asset, gateway_config
 
 POINTS = {"Feed.Override": "xs:double", "Spindle.Speed": "xs:double", "Tool.Number": "xs:int"}
 AAS_ID = "urn:test:aas:CNC01"
@@ -52,7 +52,7 @@ def result_text(r: httpx.Response) -> str:
 async def test_patch_value_writes_to_the_machine_and_the_model_follows(machines: Any, tmp_path: Path) -> None:
     cnc = await machines(CncMachine, name="CNC01", seed=1)
     cfg = gateway_config(tmp_path, cnc_asset(cnc, {"Feed.Override", "Spindle.Speed"}), api=True)
-    async with Gateway(cfg) as gw, httpx.AsyncClient(timeout=10) as http:
+    async with Gateway(cfg) as gw, httpx.AsyncClient(timeout=10, headers=api_key_headers(cfg)) as http:
         assert gw.api_url is not None
         url = element_url(gw.api_url, "Feed.Override")
 
@@ -89,7 +89,7 @@ async def test_patch_value_writes_to_the_machine_and_the_model_follows(machines:
 async def test_refusals_are_results_and_audited(machines: Any, tmp_path: Path) -> None:
     cnc = await machines(CncMachine, name="CNC01", seed=1)
     cfg = gateway_config(tmp_path, cnc_asset(cnc, {"Feed.Override", "Spindle.Speed"}), api=True)
-    async with Gateway(cfg) as gw, httpx.AsyncClient(timeout=10) as http:
+    async with Gateway(cfg) as gw, httpx.AsyncClient(timeout=10, headers=api_key_headers(cfg)) as http:
         assert gw.api_url is not None
         source = gw.sources["CNC01"]
         await wait_for(lambda: source.health().state == ConnectionState.CONNECTED, message="connected")

@@ -1,0 +1,118 @@
+"""Authorisation for every request, as one pure ASGI middleware in front of routing.
+
+Deny by default: the rule is a function of method and path, not a per-route decoration, so a route
+added later cannot forget it. Only `GET /health/live` passes without credentials (a liveness probe
+has none). GET/HEAD need `reader`, anything under `/admin` needs `admin`, every other method needs
+`operator`. The principal is left in `scope["state"]` (`request.state.principal`) for handlers and
+the audit log. Refusals are AAS `Result` bodies: 401 with `WWW-Authenticate: Bearer`, 403 naming the
+role. CORS preflights never get here (the CORS middleware sits outside and answers them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.api.errors import error_response
+from gateway.api.security_headers import SecurityHeaders
+from gateway.auth.config import CorsConfig, Role
+from gateway.auth.policy import AccessPolicy, AuthFailure
+from gateway.auth.principal import ANONYMOUS_READER
+
+PUBLIC = frozenset({("GET", "/health/live"), ("HEAD", "/health/live")})
+_READ = frozenset({"GET", "HEAD"})
+_NO_CREDENTIAL = ("authentication required: send 'Authorization: Bearer <API key or token>' "
+                  "or 'X-API-Key: <API key>'")
+
+
+def required_role(method: str, path: str) -> Role:
+    if path == "/admin" or path.startswith("/admin/"):
+        return "admin"
+    return "reader" if method in _READ else "operator"
+
+
+def credential(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The bearer token or API key of a request ("" for an Authorization header of another scheme)."""
+    for name, value in headers:
+        if name == b"authorization":
+            if value[:7].lower() == b"bearer ":
+                return value[7:].strip().decode("latin-1")
+            return ""
+        if name == b"x-api-key":
+            return value.strip().decode("latin-1")
+    return None
+
+
+class AccessControl:
+    def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":  # no websocket routes exist; refuse rather than pass unchecked
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        if (method, path) in PUBLIC:
+            await self.app(scope, receive, send)
+            return
+        cred = credential(scope["headers"])
+        if cred == "":
+            await _unauthorized("unsupported Authorization scheme (use Bearer)", scope, receive, send, invalid=True)
+            return
+        try:
+            principal = await self.policy.authenticate(cred)
+        except AuthFailure as e:
+            await _unauthorized(str(e), scope, receive, send, invalid=True)
+            return
+        need = required_role(method, path)
+        if principal is None:
+            if need == "reader" and self.policy.anonymous_read:
+                principal = ANONYMOUS_READER
+            else:
+                await _unauthorized(_NO_CREDENTIAL, scope, receive, send, invalid=False)
+                return
+        if need not in principal.roles:
+            await error_response(403, f"forbidden: {method} {path} needs the '{need}' role")(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+async def _unauthorized(text: str, scope: Scope, receive: Receive, send: Send, invalid: bool) -> None:
+    challenge = 'Bearer error="invalid_token"' if invalid else "Bearer"
+    await error_response(401, text, headers={"WWW-Authenticate": challenge})(scope, receive, send)
+
+
+def _document_security(app: Any) -> None:
+    """OpenAPI names the two ways to authenticate, so the docs page offers an "Authorize" button."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "an API key (agw_...) or an OIDC access token (JWT)"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            }
+            schema["security"] = [{"bearer": []}, {"apiKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def install(app: Any, policy: AccessPolicy, cors: CorsConfig | None, docs_paths: tuple[str, ...]) -> None:
+    """Access control inside CORS (so preflights need no credentials) inside the security headers."""
+    app.add_middleware(AccessControl, policy=policy)
+    if cors is not None and cors.allow_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=cors.allow_origins, allow_methods=cors.allow_methods,
+                           allow_headers=cors.allow_headers, max_age=cors.max_age_s, allow_credentials=False)
+    app.add_middleware(SecurityHeaders, docs_paths=docs_paths)
+    _document_security(app)

@@ -1,0 +1,84 @@
+"""Authentication: from a request's credential to a `Principal`, by API key or by JWT.
+
+The decision which role a request needs lives in gateway/api/access.py; this module only answers
+"who is this". Both checks remember what they verified, so a repeated credential is a dict lookup;
+a credential seen for the first time is checked in a worker thread (scrypt for keys, maybe a JWKS
+fetch for tokens) so the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.auth.apikeys import PREFIX, ApiKeyStore, default_keys_file
+from gateway.auth.config import ApiAuthConfig
+from gateway.auth.jwt import JwtValidator, TokenError
+from gateway.auth.principal import IMPLIED, Principal
+
+log = logging.getLogger(__name__)
+
+_OPEN = Principal("open-for-tests", IMPLIED["admin"], "open")
+
+
+class AuthFailure(Exception):
+    """A credential was given and is not valid (always a 401, never downgraded to anonymous)."""
+
+
+@dataclass
+class AccessPolicy:
+    """What the API accepts. Build it with `from_config`; there is no default, so no API is open by accident."""
+
+    api_keys: ApiKeyStore | None = None
+    jwt: JwtValidator | None = None
+    anonymous_read: bool = False
+    open: bool = False  # every request is admin: only for tests of the API itself
+
+    @classmethod
+    def from_config(cls, cfg: ApiAuthConfig, historian_path: Path) -> AccessPolicy:
+        keys = ApiKeyStore(cfg.api_keys_file or default_keys_file(historian_path))
+        return cls(api_keys=keys, jwt=JwtValidator(cfg.jwt) if cfg.jwt else None, anonymous_read=cfg.anonymous_read)
+
+    @classmethod
+    def open_for_tests(cls) -> AccessPolicy:
+        """Every request is treated as an admin. Tests of routes only: never use it to serve anything."""
+        return cls(open=True)
+
+    def describe(self) -> str:
+        parts = []
+        if self.api_keys is not None:
+            parts.append(f"API keys from {self.api_keys.path}")
+        if self.jwt is not None:
+            parts.append(f"JWTs from issuer {self.jwt.cfg.issuer}")
+        if self.anonymous_read:
+            parts.append("anonymous read ON")
+        if self.open:
+            parts.append("OPEN FOR TESTS (no authentication)")
+        return ", ".join(parts) or "nothing accepted"
+
+    async def authenticate(self, credential: str | None) -> Principal | None:
+        """The caller's principal; None without a credential; AuthFailure for a bad one."""
+        if self.open:
+            return _OPEN
+        if credential is None:
+            return None
+        if credential.startswith(PREFIX + "_"):
+            if self.api_keys is None:
+                raise AuthFailure("API keys are not accepted here")
+            principal = self.api_keys.cached(credential)
+            if principal is None:
+                principal = await asyncio.to_thread(self.api_keys.verify, credential)
+            if principal is None:
+                raise AuthFailure("invalid, expired or revoked API key")
+            return principal
+        if self.jwt is None:
+            raise AuthFailure("invalid API key (bearer tokens are not configured)")
+        principal = self.jwt.cached(credential)
+        if principal is not None:
+            return principal
+        try:
+            return await asyncio.to_thread(self.jwt.validate, credential)
+        except TokenError as e:
+            raise AuthFailure(str(e)) from None
