@@ -11,18 +11,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from simulators.cnc import CncMachine
 from simulators.energy import EnergyMeter
 from simulators.imm import ImmMachine
 from simulators.scale import ScaleMachine
+from simulators.security import ALL_SECURED
 from simulators.server import MachineServer
 
 MACHINE_TYPES: dict[str, type[MachineServer]] = {
@@ -64,22 +67,34 @@ class MachineSpec:
 
 
 def build_machines(
-    specs: Sequence[MachineSpec | str], *, host: str = "127.0.0.1", seed: int = 0, tick_s: float = 0.1
+    specs: Sequence[MachineSpec | str], *, host: str = "127.0.0.1", seed: int = 0, tick_s: float = 0.1,
+    **common: Any,
 ) -> list[MachineServer]:
-    """Instantiate (not start) machines; machine i gets ``seed + i`` unless its spec sets a seed."""
+    """Instantiate (not start) machines; machine i gets ``seed + i`` unless its spec sets a seed.
+
+    ``common`` goes to every machine (e.g. ``security``, ``users``); ``pki_dir`` gets a per-machine
+    subfolder, because each machine has its own certificate.
+    """
     machines = []
     for i, spec in enumerate(specs):
         if isinstance(spec, str):
             spec = MachineSpec.parse(spec)
-        kwargs: dict[str, Any] = {"host": host, "port": spec.port, "seed": seed + i, "tick_s": tick_s}
+        kwargs: dict[str, Any] = {"host": host, "port": spec.port, "seed": seed + i, "tick_s": tick_s, **common}
+        if common.get("pki_dir") is not None:
+            kwargs["pki_dir"] = Path(common["pki_dir"]) / str(spec.options.get("name") or f"{spec.type}{i}")
         kwargs.update(spec.options)
         machines.append(MACHINE_TYPES[spec.type](**kwargs))
     return machines
 
 
 def describe(machine: MachineServer) -> dict[str, Any]:
-    return {"type": machine.machine_type, "name": machine.name, "endpoint": machine.endpoint,
-            "namespace": machine.namespace_uri}
+    d: dict[str, Any] = {"type": machine.machine_type, "name": machine.name, "endpoint": machine.endpoint,
+                         "namespace": machine.namespace_uri}
+    if machine.secured:
+        d["security"] = list(machine.security)
+        if machine.server_certificate is not None:
+            d["certificate_sha1"] = hashlib.sha1(machine.server_certificate, usedforsecurity=False).hexdigest().upper()
+    return d
 
 
 async def run_machines(
@@ -90,12 +105,14 @@ async def run_machines(
     tick_s: float = 0.1,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[list[MachineServer]], None] | None = None,
+    **common: Any,
 ) -> list[MachineServer]:
     """Start all machines concurrently, call ``on_ready``, run until ``stop`` is set, stop them.
 
-    Without ``stop`` it runs until cancelled. Returns the (stopped) machines.
+    Without ``stop`` it runs until cancelled. Returns the (stopped) machines. ``common`` as in
+    ``build_machines``.
     """
-    machines = build_machines(specs, host=host, seed=seed, tick_s=tick_s)
+    machines = build_machines(specs, host=host, seed=seed, tick_s=tick_s, **common)
     results = await asyncio.gather(*(m.start() for m in machines), return_exceptions=True)
     try:
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -125,13 +142,53 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--tick", type=float, default=0.1, help="update tick in seconds (default 0.1)")
     p.add_argument("--json", action="store_true", help="print JSON lines for machine-readable startup")
+    sec = p.add_argument_group("security (default: one endpoint with security None, anonymous)")
+    sec.add_argument("--secure", action="store_true",
+                     help="offer Basic256Sha256, Aes128_Sha256_RsaOaep and Aes256_Sha256_RsaPss with Sign and "
+                          "SignAndEncrypt instead of None")
+    sec.add_argument("--policy", action="append", metavar="POLICY/MODE", default=None,
+                     help="offer only this endpoint, e.g. Basic256Sha256/SignAndEncrypt or None; repeatable")
+    sec.add_argument("--allow-none", action="store_true", help="with --secure: also offer security None")
+    sec.add_argument("--pki", metavar="DIR", default=None,
+                     help="keep each machine's server certificate in DIR/<name>/ (reused by later runs; "
+                          "default: a new one in memory per run)")
+    sec.add_argument("--users", action="append", metavar="USER:PASSWORD", default=[],
+                     help="accept this user name and password (then anonymous is refused); repeatable")
+    sec.add_argument("--user-cert", action="append", metavar="FILE", default=[],
+                     help="accept this X.509 user certificate (DER or PEM); repeatable")
+    sec.add_argument("--allow-anonymous", action="store_true", help="accept anonymous users even with --users")
     return p
+
+
+def security_options(args: argparse.Namespace) -> dict[str, Any]:
+    """MachineServer keyword arguments from the security flags (ValueError for malformed ones)."""
+    security: list[str] = list(args.policy or (ALL_SECURED if args.secure else ["None"]))
+    if args.allow_none and "None" not in security:
+        security.append("None")
+    users = {}
+    for u in args.users:
+        name, sep, password = u.partition(":")
+        if not sep or not name:
+            raise ValueError(f"--users wants USER:PASSWORD, got {u!r}")
+        users[name] = password
+    opts: dict[str, Any] = {"security": security}
+    if args.pki:
+        opts["pki_dir"] = Path(args.pki)
+    if users:
+        opts["users"] = users
+    if args.user_cert:
+        opts["user_certificates"] = [Path(f) for f in args.user_cert]
+    if args.allow_anonymous:
+        opts["allow_anonymous"] = True
+    return opts
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         specs = [MachineSpec.parse(s) for s in args.machine]
+        common = security_options(args)
+        build_machines(specs, **common)  # validates policy names before anything starts
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -154,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # not on Windows
                 loop.add_signal_handler(sig, stop.set)
-        await run_machines(specs, host=args.host, seed=args.seed, tick_s=args.tick, stop=stop, on_ready=ready)
+        await run_machines(specs, host=args.host, seed=args.seed, tick_s=args.tick, stop=stop, on_ready=ready,
+                           **common)
 
     try:
         asyncio.run(run())
