@@ -251,6 +251,12 @@ class GatewayConfig(_Strict):
     assets: list[AssetConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
+    def _audit_beside_historian(self) -> GatewayConfig:
+        """Without an audit.path the audit log lives beside the historian: gateway and CLIs find the same file."""
+        self.audit = self.audit.beside(self.historian.path)
+        return self
+
+    @model_validator(mode="after")
     def _unique_forwarders(self) -> GatewayConfig:
         seen: dict[str, int] = {}
         for i, f in enumerate(self.forwarders):

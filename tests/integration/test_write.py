@@ -83,7 +83,13 @@ async def test_patch_value_writes_to_the_machine_and_the_model_follows(machines:
         assert first["target"] == f"{SM_ID}#Feed.Override"
         assert (first["old"], first["new"]) == (100.0, 42.5)
         assert (second["old"], second["new"]) == (42.5, 55.0)
-        assert first["actor"] and first["source"] == "127.0.0.1"
+        assert first["actor"].startswith("apikey:") and first["actor"].endswith("/test-operator")
+        assert first["source"] == "127.0.0.1"
+
+        # a reader may look but not write: refused before anything reaches the machine
+        r = await http.patch(url, json=60.0, headers=api_key_headers(cfg, "reader"))
+        assert r.status_code == 403, r.text
+        assert await read_node(cnc, "Feed.Override") == 55.0
 
 
 async def test_refusals_are_results_and_audited(machines: Any, tmp_path: Path) -> None:
@@ -140,9 +146,32 @@ async def test_refusals_are_results_and_audited(machines: Any, tmp_path: Path) -
         assert down["new"] == 80.0 and down["old"] == 100.0 and "BadNotConnected" in down["detail"]
         denied = records[4]
         assert denied["new"] == 1000.0 and "BadUserAccessDenied" in denied["detail"]
-        assert all(rec["actor"] and rec["source"] == "127.0.0.1" for rec in records)
+        assert all(rec["actor"].startswith("apikey:") and rec["source"] == "127.0.0.1" for rec in records)
 
 
 async def _equals(get: Any, expected: Any) -> bool:
     return bool(await get() == expected)
 
+
+async def test_a_read_only_source_answers_405(tmp_path: Path) -> None:
+    """MQTT sources only subscribe: a point marked writable there still cannot be written."""
+    mqtt_asset = {
+        "id_short": "TH01", "id": "urn:test:aas:TH01", "global_asset_id": "urn:test:asset:TH01",
+        "source": {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": free_port()}, "topic": "sensors/th"},
+        "points": [{"pointer": "/temp", "path": "Temperature", "type": "xs:double", "writable": True}],
+    }
+    cfg = gateway_config(tmp_path, mqtt_asset, api=True)
+    async with Gateway(cfg) as gw, httpx.AsyncClient(timeout=10, headers=api_key_headers(cfg)) as http:
+        sm = encode_id("urn:test:aas:TH01:submodels:OperationalData")
+        r = await http.patch(f"{gw.api_url}/submodels/{sm}/submodel-elements/Temperature/$value", json=21.5)
+        assert r.status_code == 405 and "does not support writes" in result_text(r)
+        (rec,) = audit_records(gw)
+        assert rec["result"] == "error: unsupported" and rec["new"] == 21.5
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
