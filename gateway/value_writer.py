@@ -99,8 +99,13 @@ class ValueWriter:
         if self._audit is None:
             return
         # fsync per record: off the event loop, which keeps collecting meanwhile
-        await asyncio.to_thread(self._audit.record, actor=actor, source=client, action="write", target=target,
-                                result=result, old=old, new=new, detail=detail)
+        try:
+            await asyncio.to_thread(self._audit.record, actor=actor, source=client, action="write", target=target,
+                                    result=result, old=old, new=new, detail=detail)
+        except OSError:
+            # the machine has already answered: report its answer, and the lost record loudly
+            log.exception("audit log %s: could not record write of %s by %s (%s)", self._audit.path, target, actor,
+                          result)
 
 
 def _result(e: WriteRefused) -> str:
