@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 SecurityPolicy = Literal["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]
 SecurityMode = Literal["None", "Sign", "SignAndEncrypt"]
 SecuredPolicy = Literal["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]
+# one Literal each (not a union with Literal["auto"]), so a typo gives one error listing every choice
+PolicyChoice = Literal["auto", "None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]
+ModeChoice = Literal["auto", "None", "Sign", "SignAndEncrypt"]
 SECURED_POLICIES: tuple[SecuredPolicy, ...] = ("Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss")
 
 
@@ -32,8 +35,8 @@ class SecurityConfig(_Strict):
     default to the gateway's own PKI certificate.
     """
 
-    policy: SecurityPolicy | Literal["auto"]
-    mode: SecurityMode | Literal["auto"]
+    policy: PolicyChoice
+    mode: ModeChoice
     certificate: str | None = Field(None, description="client application certificate (DER/PEM file); "
                                     "default: the gateway's PKI certificate")
     private_key: str | None = Field(None, description="its private key (PEM file)")

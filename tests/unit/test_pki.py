@@ -25,7 +25,7 @@ URI = "urn:test-host:aas-edge-gateway"
 
 
 def make_pki(tmp_path: Path, **kw: object) -> Pki:
-    return Pki(PkiConfig(path=tmp_path / "pki", application_uri=URI, **kw))  # type: ignore[arg-type]
+    return Pki(PkiConfig(path=tmp_path / "pki", application_uri=URI, **kw))
 
 
 _KEY = cert_gen.generate_private_key()  # one key for all: RSA key generation is the slow part
@@ -33,7 +33,7 @@ _KEY = cert_gen.generate_private_key()  # one key for all: RSA key generation is
 
 def server_cert(name: str) -> bytes:
     """A certificate as a server would present it (made with asyncua's own generator, not ours)."""
-    san = [x509.UniformResourceIdentifier(f"urn:sim:{name}")]
+    san: list[x509.GeneralName] = [x509.UniformResourceIdentifier(f"urn:sim:{name}")]
     cert = cert_gen.generate_self_signed_app_certificate(_KEY, name, {}, san, [ExtendedKeyUsageOID.SERVER_AUTH])
     return cert.public_bytes(serialization.Encoding.DER)
 
