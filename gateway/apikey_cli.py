@@ -45,9 +45,8 @@ def cmd_apikey(args: argparse.Namespace) -> int:
               + (f", expires {info.expires}" if info.expires else ", no expiry") + f") in {path}")
         print("the key (shown only now, store it safely):")
         print(f"  {key}")
-        print("use it as:")
-        print(f"  curl -H 'Authorization: Bearer {key}' https://HOST:PORT/api/v3.0/shells")
-        print(f"  curl -H 'X-API-Key: {key}' ...")
+        print("send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>', e.g. with KEY set to it:")
+        print('  curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8080/api/v3.0/shells')
         return 0
     if args.action == "list":
         keys = store.list()
