@@ -20,7 +20,8 @@ from typing import Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from connectors.backoff import Backoff
-from connectors.base import Record, Sink, TransientError
+from connectors.base import Sink, TransientError
+from connectors.batch import RecordBatch
 from connectors.sample import now_ns
 from gateway.historian import Historian
 
@@ -88,18 +89,18 @@ class Forwarder:
             log.info("forwarder %s: new cursor at seq %d (%s)", self.name, cursor, s.start_from)
         self.health.cursor = cursor
         backoff = Backoff(s.retry_initial_s, s.retry_max_s)
-        ahead: asyncio.Task[list[Record]] | None = None
+        ahead: asyncio.Task[RecordBatch] | None = None
         try:
-            batch = await self.historian.read_records(cursor, s.batch_size)
+            batch = await self.historian.read_batch(cursor, s.batch_size)
             while True:
                 if not batch:
                     self.health.state = "forwarding"
                     self._set_lag(0)
                     await self.historian.wait_for_commit(s.idle_wait_s)
-                    batch = await self.historian.read_records(cursor, s.batch_size)
+                    batch = await self.historian.read_batch(cursor, s.batch_size)
                     continue
                 # read the next batch while this one is on the wire: with a backlog, the peer never waits on us
-                ahead = asyncio.create_task(self.historian.read_records(batch[-1].seq, s.batch_size))
+                ahead = asyncio.create_task(self.historian.read_batch(batch.last_seq, s.batch_size))
                 try:
                     await self._send(batch)
                 except TransientError as e:
@@ -109,7 +110,7 @@ class Forwarder:
                     await asyncio.sleep(delay)
                     continue
                 backoff.reset()
-                cursor = batch[-1].seq
+                cursor = batch.last_seq
                 full = len(batch) == s.batch_size
                 batch = await ahead
                 ahead = None
@@ -121,7 +122,7 @@ class Forwarder:
             self.health.state = "stopped"
             await self.sink.close()
 
-    async def _send(self, records: list[Record]) -> None:
+    async def _send(self, records: RecordBatch) -> None:
         historical_before = now_ns() - int(self.settings.historical_after_s * 1e9)
         result = await self.sink.send(records, historical_before)
         if result.delivered + len(result.rejected) != len(records):
@@ -134,12 +135,12 @@ class Forwarder:
             self._m_dead.inc(len(result.rejected))
             log.error("forwarder %s: the peer refused %d sample(s) for good, filed as dead letters (first: %s)",
                       self.name, len(result.rejected), result.rejected[0][1])
-        await self.historian.set_cursor(self.name, records[-1].seq)
+        await self.historian.set_cursor(self.name, records.last_seq)
         if self.health.state == "retrying":
             log.info("forwarder %s: peer reachable again after %d retries; catching up", self.name,
                      self.health.retries)
         self.health.state = "forwarding"
-        self.health.cursor = records[-1].seq
+        self.health.cursor = records.last_seq
         self.health.sent += result.delivered
         self.health.last_ack_ns = time.time_ns()
         self.health.last_error = None

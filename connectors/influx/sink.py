@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import cast
+from typing import cast, overload
 from urllib.parse import urlencode
 
 from influxdb_client import InfluxDBClient, WritePrecision
@@ -44,6 +44,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
 from influxdb_client.rest import ApiException
 
 from connectors.base import PointMeta, Record, SendResult, TransientError
+from connectors.batch import RecordBatch, as_batch
 from connectors.influx.config import InfluxConfig
 from connectors.influx.lineprotocol import LineEncoder
 
@@ -136,6 +137,28 @@ def _flux_string(text: str) -> str:
     return f'"{escaped}"'
 
 
+class _RowRecords(Sequence[Record]):
+    """The Records behind the encoded lines of a batch, built only for the few a server rejects."""
+
+    def __init__(self, batch: RecordBatch, positions: list[int]) -> None:
+        self._batch = batch
+        self._positions = positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> _RowRecords: ...
+
+    def __getitem__(self, index: int | slice) -> Record | _RowRecords:
+        if isinstance(index, slice):
+            return _RowRecords(self._batch, self._positions[index])
+        return self._batch.record(self._positions[index])
+
+
 class InfluxSink:
     """Writes records as line protocol with the synchronous client, in a worker thread of its own."""
 
@@ -205,13 +228,20 @@ class InfluxSink:
     # --- worker thread ----------------------------------------------------------------------
 
     def _send_sync(self, records: Sequence[Record]) -> SendResult:
-        lines, encoded, rejected = self._encoder.encode_records(records)
+        batch = as_batch(records)
+        encoded: Sequence[Record]
+        if batch is not None:  # historian rows: lines without a Sample per row (see connectors.batch)
+            lines, positions, rejected = self._encoder.encode_batch(batch)
+            encoded = _RowRecords(batch, positions)
+        else:
+            lines, encoded, rejected = self._encoder.encode_records(records)
         delivered = 0
         budget = [MAX_ISOLATION_REQUESTS]
         try:
             size = self.cfg.batch_size
             for start in range(0, len(lines), size):
-                d, r = self._write_isolating(lines[start:start + size], encoded[start:start + size], budget)
+                part = lines if len(lines) <= size else lines[start:start + size]
+                d, r = self._write_isolating(part, encoded[start:start + size], budget)
                 delivered += d
                 rejected.extend(r)
         except TransientError as e:
@@ -233,7 +263,7 @@ class InfluxSink:
         self.points_written += delivered
         return SendResult(delivered=delivered, rejected=rejected)
 
-    def _write_isolating(self, lines: list[str], recs: list[Record],
+    def _write_isolating(self, lines: list[str], recs: Sequence[Record],
                          budget: list[int]) -> tuple[int, list[tuple[Record, str]]]:
         """Write `lines`; on a data error, split until the bad lines are found. Returns (delivered, rejected)."""
         delivered = 0
@@ -247,7 +277,7 @@ class InfluxSink:
                 self.isolation_requests += 1
             first = False
             try:
-                self._post("\n".join([lines[i] for i in part]))
+                self._post("\n".join(lines if len(part) == len(lines) else [lines[i] for i in part]))
             except _DataRejected as e:
                 if len(part) == 1:
                     rejected.append((recs[part[0]], e.reason))

@@ -22,6 +22,7 @@ from typing import Any, Self, TypeVar
 from prometheus_client import CollectorRegistry
 
 from connectors.base import Record
+from connectors.batch import BatchSeries, RecordBatch
 from connectors.sample import Sample
 from connectors.sample import now_ns as wall_clock_ns
 from gateway.config import HistorianSettings
@@ -120,7 +121,7 @@ class Historian:
         self._ids: dict[str, int] = {}
         self._series: dict[int, SeriesInfo] = {}
         self._decoders: dict[int, Callable[[Any], Any] | None] = {}
-        self._read_kinds: dict[int, tuple[str, Callable[[Any], Any] | None]] = {}  # for read_records
+        self._batch_series: dict[int, BatchSeries] = {}  # for read_batch
         self._writer: BatchWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._readers: ThreadPoolExecutor | None = None
@@ -263,7 +264,7 @@ class Historian:
         self._series[info.id] = info
         self._decoders[info.id] = decoder(info.value_type)
         self._ids[info.point_id] = info.id
-        self._read_kinds[info.id] = (info.point_id, self._decoders[info.id])
+        self._batch_series[info.id] = BatchSeries(info.point_id, self._decoders[info.id])
 
     async def append(self, samples: Sequence[Sample]) -> None:
         """Queue samples for the writer. Returns at once unless more than max_pending rows are waiting."""
@@ -485,30 +486,20 @@ class Historian:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
 
-    async def read_records(self, seq: int, limit: int) -> list[Record]:
-        """Like read_since, as the Records forwarders send; rows become Samples in the reader thread.
+    async def read_batch(self, seq: int, limit: int) -> RecordBatch:
+        """Committed samples after ``seq`` as the forwarders send them: rows as SQLite returns them.
 
-        The forwarders' hot path: per row one tuple unpack, one dict lookup and two small objects.
+        The forwarders' hot path does no per-row Python work here: values stay in their stored form
+        and the batch turns rows into Records only for a sink that asks (see connectors.batch).
         """
-        sql = ("SELECT seq, series, value, status, source_ts, server_ts, recv_ts FROM samples "
+        sql = ("SELECT seq, series, value, status, ts, source_ts, server_ts, recv_ts FROM samples "
                "WHERE seq > ? ORDER BY seq LIMIT ?")
-        kinds = self._read_kinds
+        rows = await self._read(lambda c: c.execute(sql, (seq, limit)).fetchall())
+        return RecordBatch(rows, self._batch_series)
 
-        def run(c: sqlite3.Connection) -> list[Record]:
-            rows = c.execute(sql, (seq, limit)).fetchall()
-            out: list[Record] = []
-            append = out.append
-            for seq_, sid, value, status, src, srv, rcv in rows:
-                kind = kinds.get(sid)
-                if kind is None:
-                    kind = kinds[sid] = (f"#{sid}", None)
-                pid, dec = kind
-                if dec is not None and value is not None and type(value) is not float:
-                    value = dec(value)  # booleans stored as 0/1, big ints and structures stored as text
-                append(Record(seq_, Sample(pid, value, src, srv, rcv, status)))
-            return out
-
-        return await self._read(run)
+    async def read_records(self, seq: int, limit: int) -> list[Record]:
+        """Like read_batch, as a list of Records."""
+        return (await self.read_batch(seq, limit)).records()
 
     async def add_dead_letters(self, forwarder: str, rejected: Sequence[tuple[Record, str]]) -> None:
         """File samples a forwarder's peer refused for good, with the reason, so they are not lost silently."""

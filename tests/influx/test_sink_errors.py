@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from connectors.base import PointMeta, Record, TransientError
+from connectors.batch import BatchSeries, RecordBatch
 from connectors.influx import InfluxConfig, InfluxSink
+from connectors.influx.lineprotocol import LineEncoder
 from connectors.influx.sink import MAX_ISOLATION_REQUESTS
 from connectors.sample import Sample
 from tests.influx.conftest import FakeInflux, Reply, influx_error
@@ -24,6 +26,14 @@ def records(n: int, bad: set[int] = frozenset(), start_seq: int = 1) -> list[Rec
         path = f"BAD{i}" if i in bad else f"P{i % 4}"
         out.append(Record(start_seq + i, Sample(f"CNC01/Data/{path}", float(i), BASE_NS + i * 1_000_000, None, 0)))
     return out
+
+
+def row_batch(recs: list[Record]) -> RecordBatch:
+    """The same records as the historian hands them to forwarders (rows + series), for the sink's fast path."""
+    ids = {p: i for i, p in enumerate(sorted({r.sample.point for r in recs}), start=1)}
+    rows = [(r.seq, ids[r.sample.point], r.sample.value, r.sample.status, r.sample.ts, r.sample.source_ts,
+             r.sample.server_ts, r.sample.received_ts) for r in recs]
+    return RecordBatch(rows, {i: BatchSeries(p, None) for p, i in ids.items()})
 
 
 META = {f"CNC01/Data/P{k}": PointMeta(f"CNC01/Data/P{k}", "CNC01", "urn:a", "Data", f"P{k}", "xs:double")
@@ -95,12 +105,31 @@ async def test_bad_records_are_isolated_by_bisection(fake_influx: FakeInflux, ma
     assert sink.rejected == 3 and sink.points_written == 997
 
 
+async def test_historian_batches_are_isolated_like_records(fake_influx: FakeInflux, make_sink: SinkFactory) -> None:
+    fake_influx.respond = reject_marked()
+    sink = make_sink()
+    await sink.start()
+    recs = records(1000, bad={0, 17, 500, 999})
+    result = await sink.send(row_batch(recs), 0)
+    assert [r.seq for r, _ in result.rejected] == [1, 18, 501, 1000]
+    assert result.rejected[0][0].sample.point == "CNC01/Data/BAD0" and result.rejected[0][0].sample.value == 0.0
+    assert result.delivered == 996 and sorted(fake_influx.accepted) == sorted(
+        ln for ln in _lines_of(recs) if "BAD" not in ln)
+
+
+def _lines_of(recs: list[Record]) -> list[str]:
+    return LineEncoder("aas", InfluxConfig.model_fields["tags"].get_default(call_default_factory=True), "ms",
+                       META).encode_records(recs)[0]
+
+
+@pytest.mark.parametrize("as_rows", [False, True], ids=["records", "historian-rows"])
 async def test_lines_the_server_names_are_rejected_without_bisection(fake_influx: FakeInflux,
-                                                                     make_sink: SinkFactory) -> None:
+                                                                     make_sink: SinkFactory, as_rows: bool) -> None:
     fake_influx.respond = reject_marked(name_line=True)
     sink = make_sink()
     await sink.start()
-    result = await sink.send(records(1000, bad={3, 700}), 0)
+    recs = records(1000, bad={3, 700})
+    result = await sink.send(row_batch(recs) if as_rows else recs, 0)
     assert [r.seq for r, _ in result.rejected] == [4, 701]
     assert result.rejected[0][1].startswith("HTTP 400: unable to parse 'aas,asset=CNC01,path=BAD3,")
     assert result.delivered == 998 and len(fake_influx.requests) == 3

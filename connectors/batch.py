@@ -1,0 +1,94 @@
+"""A batch of historian rows that reads as a sequence of Records, built only when asked for.
+
+Forwarding is the one place where the gateway handles hundreds of thousands
+of samples per second. Turning every stored row into a `Sample` and a
+`Record` costs more than a hand-written forwarder spends on the whole
+sample, so the historian hands over its rows as they came out of SQLite.
+A sink with a fast path (the InfluxDB line encoder) formats straight from
+`rows`; any other sink uses the batch as the `Sequence[Record]` the `Sink`
+protocol promises, and pays for the objects then. Rejected samples are
+always reported as Records, so dead letters look the same either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, overload
+
+from connectors.base import Record
+from connectors.sample import Sample
+
+# seq, series id, stored value, status, ts (source, else server, else receive), source_ts, server_ts, received_ts
+Row = tuple[int, int, Any, int, int, int | None, int | None, int]
+
+
+class BatchSeries:
+    """What a batch knows of one series id: the point id, and how to turn a stored value back into Python."""
+
+    __slots__ = ("decode", "point")
+
+    def __init__(self, point: str, decode: Callable[[Any], Any] | None) -> None:
+        self.point = point
+        self.decode = decode  # None: values are stored as they are
+
+    def value(self, stored: Any) -> Any:
+        # floats (the common case) are never encoded; booleans come back as 0/1, big ints and JSON as text
+        if self.decode is None or stored is None or type(stored) is float:
+            return stored
+        return self.decode(stored)
+
+
+class RecordBatch(Sequence[Record]):
+    """Rows in seq order, plus the series they belong to; a `Sequence[Record]` on demand."""
+
+    __slots__ = ("_records", "rows", "series")
+
+    def __init__(self, rows: list[Row], series: Mapping[int, BatchSeries]) -> None:
+        self.rows = rows
+        self.series = series
+        self._records: list[Record] | None = None
+
+    @property
+    def last_seq(self) -> int:
+        return self.rows[-1][0]
+
+    def info(self, series_id: int) -> BatchSeries:
+        return self.series.get(series_id) or BatchSeries(f"#{series_id}", None)
+
+    def records(self) -> list[Record]:
+        """Every row as a Record (built once, then kept)."""
+        if self._records is None:
+            self._records = [self.record(i) for i in range(len(self.rows))]
+        return self._records
+
+    def record(self, index: int) -> Record:
+        seq, sid, value, status, _ts, src, srv, rcv = self.rows[index]
+        info = self.info(sid)
+        return Record(seq, Sample(info.point, info.value(value), src, srv, rcv, status))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Record]: ...
+
+    def __getitem__(self, index: int | slice) -> Record | list[Record]:
+        if isinstance(index, slice):
+            return self.records()[index]
+        if self._records is not None:
+            return self._records[index]
+        return self.record(index if index >= 0 else len(self.rows) + index)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records())
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+def as_batch(records: Sequence[Record]) -> RecordBatch | None:
+    """The batch behind `records` if it is one (a sink's cue to take its fast path)."""
+    return records if isinstance(records, RecordBatch) else None
