@@ -312,7 +312,13 @@ async def test_mqtt_sensor_feeds_an_asset_readable_over_the_api(tmp_path: Path, 
 
         await wait_for(latest, message="the last sensor value in the AAS")
         assert (await http.get(f"{base}/DoorOpen/$value")).json() == {"DoorOpen": False}
-        hist = (await http.get(f"{base}/Temperature/history",
-                               params={"from": "2026-09-21T00:00:00Z", "to": "2026-09-22T00:00:00Z"})).json()
+
+        async def history() -> Any:
+            # the live value is visible at once, history once the historian's group commit ran (<= 200 ms)
+            h = (await http.get(f"{base}/Temperature/history",
+                                params={"from": "2026-09-21T00:00:00Z", "to": "2026-09-22T00:00:00Z"})).json()
+            return h if len(h["samples"]) >= 5 else None
+
+        hist = await wait_for(history, message="five committed sensor samples in the history")
         assert [s["value"] for s in hist["samples"]] == [20.0, 21.0, 22.0, 23.0, 24.0]
         assert hist["samples"][0]["sourceTimestamp"].startswith("2026-09-21T")
