@@ -7,6 +7,11 @@ per 1,000 values, and their ratios. Results go to benchmarks/results/ingest.json
 
     python benchmarks/ingest.py                     # 5,000 points x 2 Hz, 30 s per phase
     python benchmarks/ingest.py --points 10000 --rate 1 --seconds 60
+    python benchmarks/ingest.py --security --points 2000 --seconds 20   # None vs Basic256Sha256 SignAndEncrypt
+
+With --security the simulators offer both None and Basic256Sha256/SignAndEncrypt and four phases run
+in the same run (raw None, raw secured, gateway None, gateway secured); the figure is the client CPU
+per value secured / None for each, written to benchmarks/results/ingest_security.json.
 """
 
 from __future__ import annotations
@@ -23,21 +28,26 @@ from typing import Any
 
 import psutil
 import yaml
-from machine import machine_info as _machine_info  # benchmarks/machine.py
+from machine import machine_busy_seconds, wait_quiet  # benchmarks/machine.py
+from machine import machine_info as _machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "ingest.json"
+RESULTS_SECURITY = ROOT / "benchmarks" / "results" / "ingest_security.json"
+SECURED = "Basic256Sha256/SignAndEncrypt"
 
 
 def machine_info() -> dict[str, Any]:
     return _machine_info(packages=("aas-edge-gateway", "asyncua"))
 
 
-def start_simulators(procs: int, per_proc: int, rate: float) -> tuple[list[subprocess.Popen[str]], list[str]]:
+def start_simulators(procs: int, per_proc: int, rate: float,
+                     policies: tuple[str, ...] = ()) -> tuple[list[subprocess.Popen[str]], list[str]]:
     sims, endpoints = [], []
+    extra = [a for pol in policies for a in ("--policy", pol)]
     for i in range(procs):
         p = subprocess.Popen([sys.executable, "-m", "simulators", "--json", "--seed", str(i), "--machine",
-                              f"scale:0:n={per_proc},rate_hz={rate},name=SCALE{i:02d}"],
+                              f"scale:0:n={per_proc},rate_hz={rate},name=SCALE{i:02d}", *extra],
                              stdout=subprocess.PIPE, text=True)
         assert p.stdout is not None
         while True:
@@ -56,7 +66,7 @@ RAW_CLIENT = r'''
 import asyncio, json, sys, time
 from asyncua import Client, ua
 
-endpoints, per_proc, warmup, seconds = json.loads(sys.argv[1])
+endpoints, per_proc, warmup, seconds, security = json.loads(sys.argv[1])
 
 class Handler:
     def __init__(self): self.n = 0
@@ -68,6 +78,11 @@ async def main():
     clients = []
     for ep in endpoints:
         c = Client(ep, timeout=30)
+        if security:  # [certificate, key, application URI]: Basic256Sha256 SignAndEncrypt
+            from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+            c.application_uri = security[2]
+            await c.set_security(SecurityPolicyBasic256Sha256, security[0], security[1],
+                                 mode=ua.MessageSecurityMode.SignAndEncrypt)
         await c.connect()
         ns = await c.get_namespace_index("urn:aas-gateway:sim:scale")
         nodes = [c.get_node(ua.NodeId(f"Vars.V{i:05d}", ns)) for i in range(per_proc)]
@@ -87,27 +102,32 @@ asyncio.run(main())
 '''
 
 
-def run_raw(endpoints: list[str], per_proc: int, warmup: float, seconds: float) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-c", RAW_CLIENT, json.dumps([endpoints, per_proc, warmup, seconds])],
+def run_raw(endpoints: list[str], per_proc: int, warmup: float, seconds: float,
+            security: list[str] | None = None) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", RAW_CLIENT,
+                          json.dumps([endpoints, per_proc, warmup, seconds, security])],
                          capture_output=True, text=True, check=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])
     r["rate"] = r["values"] / r["seconds"]
     return r
 
 
-def gateway_config(endpoints: list[str], per_proc: int, db: Path) -> dict[str, Any]:
+def gateway_config(endpoints: list[str], per_proc: int, db: Path, secured: bool = False) -> dict[str, Any]:
     assets = []
+    security = ({"policy": "Basic256Sha256", "mode": "SignAndEncrypt", "trust_on_first_use": True} if secured
+                else {"policy": "None", "mode": "None"})
     for i, ep in enumerate(endpoints):
         assets.append({
             "id_short": f"SCALE{i:02d}", "id": f"urn:bench:aas:{i}", "global_asset_id": f"urn:bench:asset:{i}",
             "source": {"endpoint": ep, "namespace": "urn:aas-gateway:sim:scale",
-                       "security": {"policy": "None", "mode": "None"}, "mode": "subscription",
+                       "security": security, "mode": "subscription",
                        "publishing_interval_ms": 500, "sampling_interval_ms": 0, "queue_size": 10},
             "points": [{"node": f"s=Vars.V{k:05d}", "path": f"Vars.V{k:05d}", "type": "xs:double"}
                        for k in range(per_proc)],
         })
     # the gateway as it runs for users: live AAS model and REST API included (on a free port)
-    return {"historian": {"path": str(db)}, "logging": {"level": "WARNING"}, "api": {"port": 0}, "assets": assets}
+    return {"historian": {"path": str(db)}, "logging": {"level": "WARNING"}, "api": {"port": 0},
+            "pki": {"path": str(db.parent / "pki")}, "assets": assets}
 
 
 def _max_seq(db: Path) -> int:
@@ -115,10 +135,11 @@ def _max_seq(db: Path) -> int:
         return conn.execute("SELECT coalesce(max(seq), 0) FROM samples").fetchone()[0]
 
 
-def run_gateway(endpoints: list[str], per_proc: int, warmup: float, seconds: float, tmp: Path) -> dict[str, Any]:
+def run_gateway(endpoints: list[str], per_proc: int, warmup: float, seconds: float, tmp: Path,
+                secured: bool = False) -> dict[str, Any]:
     db = tmp / "historian.sqlite"
     cfg = tmp / "gateway.yaml"
-    cfg.write_text(yaml.safe_dump(gateway_config(endpoints, per_proc, db)))
+    cfg.write_text(yaml.safe_dump(gateway_config(endpoints, per_proc, db, secured)))
     proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", "-c", str(cfg)])
     try:
         ps = psutil.Process(proc.pid)
@@ -145,7 +166,12 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=30.0, help="measured time per phase")
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--security", action="store_true",
+                    help=f"compare {SECURED} with None (raw client and gateway, same run)")
+    ap.add_argument("--quiet-wait", type=float, default=60.0, help="wait up to S s for an idle machine first")
     args = ap.parse_args()
+    if args.security:
+        return main_security(args)
     per_proc = args.points // args.sim_procs
     points = per_proc * args.sim_procs
     sims, endpoints = start_simulators(args.sim_procs, per_proc, args.rate)
@@ -185,6 +211,68 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"ratio gateway/raw: rate {ratio:.2f}, CPU per value {cpu_ratio:.2f}  ->  {args.out}")
+    return 0
+
+
+def _cpu_per_1k(r: dict[str, Any]) -> float:
+    return 1000 * r["cpu_seconds"] / max(r["values"], 1)
+
+
+def main_security(args: argparse.Namespace) -> int:
+    """Four phases against the same simulators: raw and gateway, each with None and SignAndEncrypt."""
+    sys.path.insert(0, str(ROOT))
+    from connectors.opcua.pki import Pki, PkiConfig
+
+    out = RESULTS_SECURITY if args.out == RESULTS else args.out
+    per_proc = args.points // args.sim_procs
+    points = per_proc * args.sim_procs
+    busy_before = wait_quiet(args.quiet_wait) if args.quiet_wait > 0 else None
+    sims, endpoints = start_simulators(args.sim_procs, per_proc, args.rate, ("None", SECURED))
+    phases: dict[str, dict[str, Any]] = {}
+    try:
+        print(f"offered load: {points} points x {args.rate:g} Hz from {args.sim_procs} simulator processes; "
+              f"None vs {SECURED}", flush=True)
+        busy0, t0 = machine_busy_seconds(), time.monotonic()
+        with tempfile.TemporaryDirectory() as tmp:
+            client_pki = Pki(PkiConfig(path=Path(tmp) / "raw-pki", application_uri="urn:bench:raw-client"))
+            cert, key = client_pki.ensure_own_certificate()
+            raw_sec = [str(cert), str(key), client_pki.application_uri]
+            for name, fn in (("raw_none", lambda: run_raw(endpoints, per_proc, args.warmup, args.seconds)),
+                             ("raw_secured", lambda: run_raw(endpoints, per_proc, args.warmup, args.seconds, raw_sec)),
+                             ("gateway_none", lambda: run_gateway(endpoints, per_proc, args.warmup, args.seconds,
+                                                                  Path(tmp) / "none")),
+                             ("gateway_secured", lambda: run_gateway(endpoints, per_proc, args.warmup, args.seconds,
+                                                                     Path(tmp) / "secured", secured=True))):
+                if name.startswith("gateway"):
+                    (Path(tmp) / name.removeprefix("gateway_")).mkdir()
+                phases[name] = fn()
+                print(f"{name:<16} {phases[name]['rate']:>8,.0f} values/s  {_cpu_per_1k(phases[name]):.3f} "
+                      "CPU s per 1k values", flush=True)
+        busy = (machine_busy_seconds() - busy0) / (time.monotonic() - t0)
+    finally:
+        for p in sims:
+            p.terminate()
+        for p in sims:
+            p.wait(30)
+    raw_ratio = _cpu_per_1k(phases["raw_secured"]) / _cpu_per_1k(phases["raw_none"])
+    gw_ratio = _cpu_per_1k(phases["gateway_secured"]) / _cpu_per_1k(phases["gateway_none"])
+    result = {
+        "benchmark": "ingest_security", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_info(),
+        "machine_busy_cores_before": busy_before,
+        "machine_busy_cores_during": round(busy, 2),
+        "load": {"points": points, "rate_hz_per_point": args.rate, "offered_values_per_s": points * args.rate,
+                 "simulator_processes": args.sim_procs, "seconds_per_phase": args.seconds,
+                 "secured": SECURED, "user_identity": "anonymous"},
+        "phases": {k: {**v, "cpu_s_per_1k_values": round(_cpu_per_1k(v), 4)} for k, v in phases.items()},
+        "ratio_cpu_per_value_secured_over_none_raw": round(raw_ratio, 3),
+        "ratio_cpu_per_value_secured_over_none_gateway": round(gw_ratio, 3),
+        "target": "secured costs < 10% more client CPU per value than None (ratio < 1.10), like raw asyncua",
+        "target_met": gw_ratio < 1.10,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"CPU per value secured/None: raw asyncua {raw_ratio:.3f}, gateway {gw_ratio:.3f}  ->  {out}")
     return 0
 
 
