@@ -35,9 +35,26 @@ def ns_to_datetime(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
+_SECONDS: dict[int, str] = {}  # "YYYY-MM-DDTHH:MM:SS" by epoch second: samples cluster in few seconds
+_SECONDS_MAX = 4096
+_YEAR_10000 = 253402300800
+
+
 def ns_to_iso(ns: int) -> str:
-    """Epoch nanoseconds to an RFC 3339 / xs:dateTime string ending in Z."""
-    return ns_to_datetime(ns).isoformat().replace("+00:00", "Z")
+    """Epoch nanoseconds to an RFC 3339 / xs:dateTime string ending in Z (microseconds shown when not 0).
+
+    Called for every sample an API answer or an MQTT payload carries, hence the per-second cache;
+    the text is the same as ``ns_to_datetime(ns).isoformat()`` with ``Z`` for ``+00:00``.
+    """
+    sec, us = divmod(ns // 1000, 1_000_000)
+    head = _SECONDS.get(sec)
+    if head is None:
+        if not 0 <= sec < _YEAR_10000:  # strftime pads years < 1000 differently
+            return ns_to_datetime(ns).isoformat().replace("+00:00", "Z")
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        head = _SECONDS[sec] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    return f"{head}.{us:06d}Z" if us else f"{head}Z"
 
 
 @dataclass(slots=True)

@@ -80,20 +80,25 @@ def _default(obj: Any) -> Any:
     return str(obj) if converted is obj else converted
 
 
+# one encoder for every message: json.dumps with options builds a new JSONEncoder per call
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default)
+
+
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def sample_dict(record: Record, meta: PointMeta, historical: bool) -> dict[str, Any]:
     s = record.sample
+    source = ns_to_iso(s.source_ts) if s.source_ts is not None else None
     return {
         "value": json_value(s.value),
-        "timestamp": ns_to_iso(s.ts),
-        "sourceTimestamp": ns_to_iso(s.source_ts) if s.source_ts is not None else None,
+        "timestamp": source if source is not None else ns_to_iso(s.ts),
+        "sourceTimestamp": source,
         "serverTimestamp": ns_to_iso(s.server_ts) if s.server_ts is not None else None,
         "status": _status_name(s.status),
         "statusCode": s.status,
-        "quality": severity(s.status),
+        "quality": "good" if s.status == 0 else severity(s.status),
         "semanticId": meta.semantic_id,
         "unit": meta.unit,
         "historical": historical,

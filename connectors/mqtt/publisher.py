@@ -20,7 +20,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,12 +143,14 @@ class MqttPublisher:
             self._open.add(batch)
         qos, retain = self.cfg.qos, self.cfg.retain
 
-        def build_and_publish() -> list[Any]:
+        def build_and_publish() -> list[tuple[str, bytes, list[Record]]]:
             # in a worker thread: thousands of json.dumps + publish calls must not stall the event loop
-            # (the OPC UA sessions and the REST API live there); paho's publish is thread-safe
-            messages = self._messages(records, historical_before_ns, result)
-            for index, (topic, payload, _) in enumerate(messages):
-                info = client.publish(topic, payload, qos, retain)
+            # (the OPC UA sessions and the REST API live there); paho's publish is thread-safe.
+            # Each message leaves as soon as it is built: the broker works while the rest is encoded.
+            messages: list[tuple[str, bytes, list[Record]]] = []
+            for index, message in enumerate(self._messages(records, historical_before_ns, result)):
+                messages.append(message)
+                info = client.publish(message[0], message[1], qos, retain)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     # NO_CONN: the link dropped mid-batch (paho keeps QoS>0 messages and sends them
                     # after reconnecting, so the retry may duplicate them: acceptable, a loss is not)
@@ -219,8 +221,9 @@ class MqttPublisher:
     # --- building messages --------------------------------------------------------------------------
 
     def _messages(self, records: Sequence[Record], historical_before_ns: int,
-                  result: SendResult) -> list[tuple[str, bytes, list[Record]]]:
-        meta, out = self._meta, []
+                  result: SendResult) -> Iterator[tuple[str, bytes, list[Record]]]:
+        """(topic, payload, records in it), one by one; records without metadata go to `result.rejected`."""
+        meta = self._meta
         if self.cfg.payload == "per_point":
             topics_ = self._point_topics
             for r in records:
@@ -229,8 +232,8 @@ class MqttPublisher:
                     result.rejected.append((r, f"no metadata (topic) for point {r.sample.point!r}"))
                     continue
                 historical = r.sample.received_ts < historical_before_ns
-                out.append((topics_[r.sample.point], pl.point_payload(r, m, historical), [r]))
-            return out
+                yield topics_[r.sample.point], pl.point_payload(r, m, historical), [r]
+            return
         by_asset: dict[str, list[tuple[Record, PointMeta, bool]]] = {}
         for r in records:
             m = meta.get(r.sample.point)
@@ -242,9 +245,8 @@ class MqttPublisher:
         for asset, items in by_asset.items():
             for i in range(0, len(items), size):
                 chunk = items[i:i + size]
-                out.append((self._batch_topics[asset], pl.asset_payload(asset, self._assets[asset], chunk),
-                            [r for r, _, _ in chunk]))
-        return out
+                yield (self._batch_topics[asset], pl.asset_payload(asset, self._assets[asset], chunk),
+                       [r for r, _, _ in chunk])
 
     # --- acknowledgement bookkeeping (both threads) --------------------------------------------------
 
