@@ -22,7 +22,9 @@ import hashlib
 import ipaddress
 import os
 import re
+import secrets
 import socket
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -121,7 +123,8 @@ def _slug(cert: x509.Certificate) -> str:
 
 
 def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # unique per writer: two threads or processes renewing at once must not share a temporary file
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -152,15 +155,18 @@ class Pki:
         self.key_file = self.path / "own" / "private" / "key.pem"
         self.trusted_dir = self.path / "trusted"
         self.rejected_dir = self.path / "rejected"
+        # several sources connect at once at startup: one of them generates, the others wait for it
+        self._own_lock = threading.RLock()
 
     # --- own certificate -----------------------------------------------------------------
 
     def ensure_own_certificate(self) -> tuple[Path, Path]:
         """(certificate, key) paths; generated on first use, renewed when expiring or no longer matching."""
-        cert = self._own_certificate()
-        if cert is None or not self._key_matches(cert) or self._needs_renewal(cert):
-            self.renew()
-        return self.cert_file, self.key_file
+        with self._own_lock:
+            cert = self._own_certificate()
+            if cert is None or not self._key_matches(cert) or self._needs_renewal(cert):
+                self.renew()
+            return self.cert_file, self.key_file
 
     def _own_certificate(self) -> x509.Certificate | None:
         try:
@@ -184,16 +190,17 @@ class Pki:
 
     def renew(self) -> CertificateInfo:
         """A new key pair and self-signed certificate (servers must trust the new one: it has a new thumbprint)."""
-        self._make_dirs()
-        key = rsa.generate_private_key(public_exponent=65537, key_size=self.cfg.key_size)
-        cert = self._self_signed(key)
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-        der = cert.public_bytes(serialization.Encoding.DER)
-        # a crash between the two writes leaves a mismatched pair, which ensure_own_certificate detects
-        _write_atomic(self.key_file, key_pem, _KEY_MODE)
-        _write_atomic(self.cert_file, der)
-        return certificate_info(der, "own", self.cert_file)
+        with self._own_lock:
+            self._make_dirs()
+            key = rsa.generate_private_key(public_exponent=65537, key_size=self.cfg.key_size)
+            cert = self._self_signed(key)
+            key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
+            der = cert.public_bytes(serialization.Encoding.DER)
+            # a crash between the two writes leaves a mismatched pair, which ensure_own_certificate detects
+            _write_atomic(self.key_file, key_pem, _KEY_MODE)
+            _write_atomic(self.cert_file, der)
+            return certificate_info(der, "own", self.cert_file)
 
     def _self_signed(self, key: rsa.RSAPrivateKey) -> x509.Certificate:
         host = socket.gethostname()

@@ -120,6 +120,20 @@ def test_a_key_that_does_not_match_the_certificate_is_replaced(tmp_path: Path) -
     assert key.public_key().public_bytes(*pem) == cert.public_key().public_bytes(*pem)
 
 
+def test_concurrent_first_use_generates_one_matching_pair(tmp_path: Path) -> None:
+    # every source of a gateway asks for the certificate at startup, from worker threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    pki = make_pki(tmp_path)
+    with ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda _: pki.ensure_own_certificate(), range(4)))
+    cert = x509.load_der_x509_certificate(pki.cert_file.read_bytes())
+    key = serialization.load_pem_private_key(pki.key_file.read_bytes(), password=None)
+    pem = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    assert key.public_key().public_bytes(*pem) == cert.public_key().public_bytes(*pem)
+    assert sorted(p.name for p in pki.key_file.parent.iterdir()) == ["key.pem"], "no temporary files left"
+
+
 def test_reject_trust_untrust_remove(tmp_path: Path) -> None:
     pki = make_pki(tmp_path)
     der = server_cert("PLC1")
