@@ -45,6 +45,13 @@ class AuditConfig(BaseModel):
             return self
         return self.model_copy(update={"path": Path(historian_path).parent / "audit" / "audit.jsonl"})
 
+    def resolved(self, config_dir: Path, historian_path: Path) -> AuditConfig:
+        """The path as the gateway and every CLI use it: a relative one is relative to the config file,
+        none at all means beside the (already resolved) historian."""
+        if "path" in self.model_fields_set:
+            return self if self.path.is_absolute() else self.model_copy(update={"path": config_dir / self.path})
+        return self.beside(historian_path)
+
 
 REDACTED = "***"
 _STAMP = "%Y%m%dT%H%M%SZ"

@@ -44,10 +44,12 @@ def audit_path(args: argparse.Namespace) -> Path:
     with open(args.config, encoding="utf-8") as f:
         doc = yaml.safe_load(f) or {}
     doc = doc if isinstance(doc, dict) else {}
+    # the same resolution as load_config (relative to the config file), without resolving its secrets
+    base = Path(args.config).resolve().parent
     historian = doc.get("historian") or {}
-    historian_path = Path(historian.get("path", "data/historian.sqlite")) if isinstance(historian, dict) else None
-    cfg = AuditConfig.model_validate(doc.get("audit") or {})
-    return cfg.beside(historian_path).path if historian_path is not None else cfg.path
+    historian_path = base / Path(historian.get("path", "data/historian.sqlite") if isinstance(historian, dict)
+                                 else "data/historian.sqlite")
+    return AuditConfig.model_validate(doc.get("audit") or {}).resolved(base, historian_path).path
 
 
 def cmd_export(args: argparse.Namespace) -> int:

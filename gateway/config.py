@@ -251,12 +251,6 @@ class GatewayConfig(_Strict):
     assets: list[AssetConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _audit_beside_historian(self) -> GatewayConfig:
-        """Without an audit.path the audit log lives beside the historian: gateway and CLIs find the same file."""
-        self.audit = self.audit.beside(self.historian.path)
-        return self
-
-    @model_validator(mode="after")
     def _unique_forwarders(self) -> GatewayConfig:
         seen: dict[str, int] = {}
         for i, f in enumerate(self.forwarders):
@@ -440,6 +434,8 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> GatewayC
     # relative historian paths are relative to the config file, not the cwd
     if not cfg.historian.path.is_absolute():
         cfg.historian.path = (Path(path).resolve().parent / cfg.historian.path)
+    # without an audit.path the audit log lives beside the historian: gateway and CLIs find the same file
+    cfg.audit = cfg.audit.resolved(Path(path).resolve().parent, cfg.historian.path)
     if not cfg.pki.path.is_absolute():  # `run -c` and `pki -c` must find the same PKI from any cwd
         cfg.pki.path = Path(path).resolve().parent / cfg.pki.path
     cfg.api.auth.resolve_paths(Path(path).resolve().parent)  # key file, JWKS file, TLS files alike

@@ -228,3 +228,29 @@ def test_cli_export(tmp_path: Path) -> None:
     assert [row["target"] for row in rows] == ["a", "b", "c"] and rows[0]["actor"] == "a"
 
     assert run("--audit-path", str(path), "export", "--from", "yesterday").returncode == 2
+
+
+def test_gateway_and_cli_find_the_same_audit_file_from_any_cwd(tmp_path: Path) -> None:
+    """Relative paths are relative to the config file (like the historian's), never to the cwd."""
+    from gateway.config import load_config
+
+    site = tmp_path / "site"
+    site.mkdir()
+    body = ("historian: {path: data/h.sqlite}\n"
+            "assets:\n- id_short: M\n  id: urn:m\n  global_asset_id: urn:m:a\n"
+            "  source: {endpoint: 'opc.tcp://127.0.0.1:4840', security: {policy: None, mode: None}}\n"
+            "  points: [{node: 'ns=2;s=X', path: X, type: xs:double}]\n")
+    (site / "beside.yaml").write_text(body)
+    (site / "own.yaml").write_text(body + "audit: {path: logs/audit.jsonl}\n")
+    assert load_config(site / "beside.yaml").audit.path == site / "data" / "audit" / "audit.jsonl"
+    assert load_config(site / "own.yaml").audit.path == site / "logs" / "audit.jsonl"
+
+    AuditLog(AuditConfig(path=site / "logs" / "audit.jsonl")).record(
+        actor="cli:test", source="cli", action="pki.trust", target="ABCD", result="ok")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = subprocess.run([sys.executable, "-m", "gateway.cli", "audit", "-c", str(site / "own.yaml"), "export"],
+                       capture_output=True, text=True, cwd=elsewhere)
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x)["target"] for x in r.stdout.splitlines()] == ["ABCD"]
+    assert not (elsewhere / "logs").exists() and not (elsewhere / "data").exists()
