@@ -30,6 +30,7 @@ from tests.conftest import wait_for
 from tests.influx.victoria import VictoriaMetrics
 from tests.integration.conftest import asset
 from tests.mqtt.broker import Broker
+from tests.secrets import secret
 
 RUN_S = float(os.environ.get("SOAK_SECONDS", "60"))
 SCALE = {f"Vars.V{i:05d}": "xs:double" for i in range(40)}
@@ -77,7 +78,8 @@ def _config(tmp_path: Path, vm: VictoriaMetrics | None, broker: Broker | None, *
     forwarders: list[dict[str, Any]] = []
     if vm is not None:
         forwarders.append({"name": "tsdb", "batch_size": batch_size, "sink": {
-            "type": "influxdb", "url": vm.url, "org": "factory", "bucket": "line1", "token": "t0ken-not-logged"}})
+            "type": "influxdb", "url": vm.url, "org": "factory", "bucket": "line1",
+            "token": secret("t0ken-not-logged")}})
     if broker is not None:
         forwarders.append({"name": "uns", "batch_size": batch_size, "historical_after_s": historical_after_s,
                            "sink": {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port},

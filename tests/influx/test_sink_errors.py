@@ -14,8 +14,9 @@ from connectors.influx.lineprotocol import LineEncoder
 from connectors.influx.sink import MAX_ISOLATION_REQUESTS
 from connectors.sample import Sample
 from tests.influx.conftest import FakeInflux, Reply, influx_error
+from tests.secrets import secret
 
-TOKEN = "tok-3f9a-very-secret"
+TOKEN = secret("tok-3f9a-very-secret")
 BASE_NS = 1_600_000_000_000_000_000
 
 

@@ -20,6 +20,7 @@ from tests.conftest import wait_for
 from tests.mqtt.broker import Broker, TlsFiles
 from tests.mqtt.certs import make_ca, make_server_cert
 from tests.mqtt.helpers import Msg, Subscriber
+from tests.secrets import secret
 
 META = {
     m.point_id: m for m in [
@@ -227,8 +228,8 @@ async def test_broker_outage_mid_send_raises_transient_and_the_retry_arrives(
 async def test_wrong_password_is_a_clear_error_and_send_is_transient(
         mosquitto_factory: Callable[..., Broker], publishers: Callable[..., MqttPublisher],
         caplog: pytest.LogCaptureFixture) -> None:
-    broker = mosquitto_factory(password=("gateway", "right-secret"))
-    pub = publishers(cfg(broker.port, broker={"username": "gateway", "password": "wrong-secret"}))
+    broker = mosquitto_factory(password=("gateway", secret("right-secret")))
+    pub = publishers(cfg(broker.port, broker={"username": "gateway", "password": secret("wrong-secret")}))
     with caplog.at_level(logging.WARNING):
         await pub.start()
         await wait_for(lambda: pub.health().last_error, 10, message="an error")

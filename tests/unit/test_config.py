@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from gateway.config import ConfigError, load_config, parse_config
+from tests.secrets import secret as register_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "example-config.yaml"
@@ -87,13 +88,13 @@ def test_bad_idshort_path() -> None:
 
 def test_env_and_file_secrets(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
-    secret.write_text("s3cret\n")
+    secret.write_text(register_secret("s3cret-pw") + "\n")
     data = _minimal()
     data["assets"][0]["source"]["user"] = {"username": "${OPC_USER}", "password": f"${{file:{secret}}}"}
     cfg = parse_config(data, env={"OPC_USER": "gateway"})
     user = cfg.assets[0].source.user
     assert user is not None and user.username == "gateway"
-    assert user.password.get_secret_value() == "s3cret"
+    assert user.password.get_secret_value() == "s3cret-pw"
     assert "s3cret" not in repr(cfg)
 
 
@@ -150,7 +151,7 @@ def test_forwarders_are_validated_with_key_paths() -> None:
     data = _minimal()
     sink = {"type": "influxdb", "url": "http://tsdb:8086", "org": "o", "bucket": "b", "token": "${TOKEN}"}
     data["forwarders"] = [{"name": "tsdb", "sink": sink}, {"name": "tsdb", "sink": dict(sink, url="ftp://x")}]
-    keys = {k for k, _ in _issues(data, env={"TOKEN": "secret-token"})}
+    keys = {k for k, _ in _issues(data, env={"TOKEN": register_secret("secret-token")})}
     assert keys == {"forwarders[1].sink.url"}
     data["forwarders"][1]["sink"]["url"] = "http://other:8086"
     assert _issues(data, env={"TOKEN": "t"}) == [("forwarders[1].name", "'tsdb' is already used by forwarders[0]")]
