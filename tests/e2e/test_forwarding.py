@@ -242,9 +242,11 @@ async def test_sigkill_during_forwarding_delivers_everything_committed(machines:
     db = tmp_path / "historian.sqlite"
     sub = PersistentSubscriber(mosquitto.port, "aas/#")
 
-    def start() -> Any:
-        return asyncio.create_subprocess_exec(sys.executable, "-m", "gateway.cli", "run", "-c", str(cfg_file),
-                                              "--log-level", "WARNING", stderr=asyncio.subprocess.DEVNULL)
+    async def start() -> Any:
+        # the gateway's log goes to a file of the run: tests/zz_final checks it for the InfluxDB token
+        with open(tmp_path / "gateway-run.log", "ab") as log_file:  # noqa: ASYNC230 (opening a small local file)
+            return await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway.cli", "run", "-c", str(cfg_file),
+                                                        "--log-level", "INFO", stderr=log_file)
 
     try:
         proc = await start()
