@@ -30,6 +30,8 @@ from gateway.auth.principal import Principal, expand
 PREFIX = "agw"
 _KDF = {"name": "scrypt", "n": 2**14, "r": 8, "p": 1, "dklen": 32}
 ROLES: tuple[Role, ...] = ("reader", "operator", "admin")
+_REFUSED_TTL_S = 300.0
+_REFUSED_MAX = 10_000
 
 
 class UnknownKeyError(KeyError):
@@ -87,6 +89,8 @@ class ApiKeyStore:
         self._records: dict[str, dict[str, Any]] = {}
         self._identity: tuple[int, int, int] | None = None  # (inode, size, mtime_ns) of what _records holds
         self._verified: dict[str, tuple[Principal, float | None]] = {}  # full key -> (principal, expiry epoch s)
+        # wrong secrets of existing ids, by digest: a client retrying a bad key must not cost a scrypt each time
+        self._refused: dict[bytes, float] = {}
 
     # --- hot path ---------------------------------------------------------------------------
 
@@ -115,8 +119,16 @@ class ApiKeyStore:
         info = self._info(rec)
         if info.expired():
             return None
+        digest = hashlib.sha256(key.encode()).digest()
+        refused_at = self._refused.get(digest)
+        if refused_at is not None and time.monotonic() - refused_at < _REFUSED_TTL_S:
+            return None
         want = base64.b64decode(rec["hash"])
         if not hmac.compare_digest(_hash(secret, base64.b64decode(rec["salt"]), rec["kdf"]), want):
+            with self._lock:
+                if len(self._refused) >= _REFUSED_MAX:
+                    self._refused.clear()
+                self._refused[digest] = time.monotonic()
             return None
         principal = Principal(f"apikey:{info.id}/{info.name}", expand([info.role]), "apikey")
         expires = datetime.fromisoformat(info.expires).timestamp() if info.expires else None

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.conftest import assert_result
 from tests.auth.conftest import GatewayFactory, bearer, keys_file, new_key
@@ -110,3 +111,17 @@ async def test_admin_api_manages_keys_and_audits(gateway: GatewayFactory) -> Non
         assert all(str(r["source"]).startswith("127.0.0.1:") for r in mine)
         audit_text = "".join(f.read_text() for f in gw.audit.path.parent.glob("*.jsonl"))
         assert created["key"] not in audit_text and admin_key not in audit_text
+
+
+def test_a_wrong_secret_costs_one_scrypt_not_one_per_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.auth import apikeys
+
+    store = apikeys.ApiKeyStore(tmp_path / "keys.json")
+    key, _ = store.create("mes", "reader")
+    wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    calls: list[int] = []
+    real_hash = apikeys._hash
+    monkeypatch.setattr(apikeys, "_hash", lambda *a: calls.append(1) or real_hash(*a))
+    assert [store.verify(wrong) for _ in range(5)] == [None] * 5
+    assert len(calls) == 1, "a refused secret is remembered"
+    assert store.verify(key) is not None and len(calls) == 2, "the right key still verifies"
