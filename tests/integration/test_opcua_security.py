@@ -208,3 +208,20 @@ async def test_security_none_still_works_and_warns(machines: Any, tmp_path: Path
         await streams(gw, n=1)
     assert "security is None" in caplog.text
     assert not (tmp_path / "pki").exists(), "no PKI is made for a gateway that never needs one"
+
+
+async def test_two_secured_sources_share_one_gateway_certificate(machines: Any, tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    # both sources ask for the (not yet made) gateway certificate at the same moment at startup
+    a = await secured_sim(machines)
+    b: CncMachine = await machines(CncMachine, name="CNC02", seed=8, security=ALL_SECURED, users=USERS)
+    sec = {"policy": "Basic256Sha256", "mode": "SignAndEncrypt", "trust_on_first_use": True}
+    user = {"username": "alice", "password": USERS["alice"]}
+    cfg = gateway_config(tmp_path, asset("CNC01", a, POINTS, security=sec, user=user, reconnect=FAST_RECONNECT),
+                         asset("CNC02", b, POINTS, security=sec, user=user, reconnect=FAST_RECONNECT))
+    cfg.pki.path = tmp_path / "pki"
+    async with Gateway(cfg) as gw:
+        await wait_for(lambda: all(s.health().state == ConnectionState.CONNECTED for s in gw.sources.values()),
+                       message="both connected")
+        assert "no session with" not in caplog.text, "the first attempt succeeds for both"
+    assert [i.state for i in Pki(cfg.pki).list()].count("own") == 1
