@@ -27,9 +27,10 @@ from simulators.cnc import CncMachine
 from simulators.security import ALL_SECURED
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
+from tests.secrets import secret
 
 POINTS = {"Spindle.Speed": "xs:double", "Axes.X.Position": "xs:double"}
-USERS = {"alice": "s3cret-alice"}
+USERS = {"alice": secret("s3cret-alice")}
 # three reconnect attempts a second: an untrusted server is retried quickly once trusted
 FAST_RECONNECT = {"initial_delay_s": 0.1, "max_delay_s": 0.3}
 
@@ -129,7 +130,7 @@ async def test_auto_picks_the_best_policy_the_server_offers(machines: Any, tmp_p
 async def test_wrong_password_names_the_endpoint_and_the_cause(machines: Any, tmp_path: Path,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     sim = await secured_sim(machines)
-    wrong = "not-the-password-7f3a"
+    wrong = secret("not-the-password-7f3a")
     cfg = config(tmp_path, sim, {"policy": "Basic256Sha256", "mode": "SignAndEncrypt"},
                  user={"username": "alice", "password": wrong})
     trust_server(cfg, sim)
