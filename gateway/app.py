@@ -130,7 +130,7 @@ class Gateway:
         self.repository, self.models = build_model(cfg, self._history_url(cfg.api.port))
         live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
         self.pipeline.add_sink(LiveModelSink(live))
-        self.pki = Pki(cfg.pki)  # creates nothing on disk until a secured source connects
+        self.pki = Pki(cfg.pki.beside(cfg.historian.path))  # creates nothing until a secured source connects
         self.sources: dict[str, Source] = {a.id_short: build_source(a, self.pki) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
         self.audit = AuditLog(cfg.audit.beside(cfg.historian.path))
@@ -189,11 +189,10 @@ class Gateway:
         add_operations_routes(app, self)
         app.include_router(admin_router(pki=lambda: self.pki, keys=access.api_keys, audit=self.audit))
         log.info("REST API accepts: %s", access.describe())
-        if access.anonymous_read:
-            log.warning("api.auth.anonymous_read is on: anyone who reaches %s:%d can read every value",
-                        self.cfg.api.host, self.cfg.api.port)
         self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port, tls=self.cfg.api.tls)
         await self.api.start()
+        if access.anonymous_read:
+            log.warning("api.auth.anonymous_read is on: anyone who reaches %s can read every value", self.api.base_url)
         if self.api.port != self.cfg.api.port:  # port 0: tell the TimeSeries segments where history lives
             for m in self.models.values():
                 m.set_history_url(self._history_url(self.api.port))

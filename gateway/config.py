@@ -436,7 +436,10 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> GatewayC
         cfg.historian.path = (Path(path).resolve().parent / cfg.historian.path)
     # without an audit.path the audit log lives beside the historian: gateway and CLIs find the same file
     cfg.audit = cfg.audit.resolved(Path(path).resolve().parent, cfg.historian.path)
-    if not cfg.pki.path.is_absolute():  # `run -c` and `pki -c` must find the same PKI from any cwd
+    # `run -c` and `pki -c` must find the same PKI from any cwd: relative to the config, or beside the historian
+    if "path" not in cfg.pki.model_fields_set:
+        cfg.pki = cfg.pki.beside(cfg.historian.path)
+    elif not cfg.pki.path.is_absolute():
         cfg.pki.path = Path(path).resolve().parent / cfg.pki.path
     cfg.api.auth.resolve_paths(Path(path).resolve().parent)  # key file, JWKS file, TLS files alike
     if cfg.api.tls is not None:

@@ -36,15 +36,27 @@ def _loopback(host: str) -> bool:
 
 def demo_config(data_dir: Path) -> GatewayConfig:
     cfg = load_config(DEMO_CONFIG)
-    cfg.historian.path = (data_dir / "historian.sqlite").resolve()
+    data_dir = data_dir.resolve()
+    cfg.historian.path = data_dir / "historian.sqlite"
+    # everything the demo keeps lives under --data-dir: the gateway's PKI, its audit log, its API keys
+    cfg.pki = cfg.pki.model_copy(update={"path": data_dir / "pki"})
+    cfg.audit = cfg.audit.model_copy(update={"path": data_dir / "audit" / "audit.jsonl"})
     # one command to try it: reading needs no key on loopback (printed at start); writes and /admin still do
     cfg.api.auth.anonymous_read = _loopback(cfg.api.host)
     return cfg
 
 
-async def start_simulators(cfg: GatewayConfig, seed: int) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
-    """Start one simulator per asset (type from its namespace URI); returns the process and endpoints."""
+async def start_simulators(cfg: GatewayConfig, seed: int,
+                           pki_dir: Path | None = None) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+    """Start one simulator per asset (type from its namespace URI); returns the process and endpoints.
+
+    With `pki_dir` the machines offer only secured endpoints (all three policies, Sign and
+    SignAndEncrypt) and keep their server certificates there, so a certificate the gateway trusted
+    on first use is the same at the next start.
+    """
     args = [sys.executable, "-m", "simulators", "--json", "--seed", str(seed)]
+    if pki_dir is not None:
+        args += ["--secure", "--pki", str(pki_dir)]
     for a in cfg.assets:
         assert isinstance(a.source, OpcUaSourceConfig), "the demo config has OPC UA machines only"
         ns = a.source.namespace or ""
@@ -66,6 +78,14 @@ async def start_simulators(cfg: GatewayConfig, seed: int) -> tuple[asyncio.subpr
     return proc, endpoints
 
 
+def _security(src: OpcUaSourceConfig) -> str:
+    sec = src.security
+    if isinstance(sec, str):
+        return sec
+    text = f"{sec.policy}/{sec.mode}"
+    return text + (" (server certificate trusted on first use)" if sec.trust_on_first_use else "")
+
+
 async def _stop_process(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is not None:
         return
@@ -83,17 +103,19 @@ async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_
     stop = _stop_event()
     cfg = demo_config(data_dir)
     cfg.api.port = port
-    proc, endpoints = await start_simulators(cfg, seed)
+    proc, endpoints = await start_simulators(cfg, seed, cfg.historian.path.parent / "simulator-pki")
     try:
         sources = {a.id_short: a.source for a in cfg.assets if isinstance(a.source, OpcUaSourceConfig)}
         for name, src in sources.items():
             src.endpoint = endpoints[name]
         print("AAS edge gateway demo (embedded historian, no external services)", flush=True)
-        print("  simulated machines (OPC UA, loopback only, security None):", flush=True)
+        print("  simulated machines (OPC UA on loopback, secured endpoints only):", flush=True)
         for a in cfg.assets:
             src = sources[a.id_short]
             print(f"    {a.id_short:<8} {src.namespace or '':<28} {src.endpoint}  "
-                  f"mode={src.mode} points={len(a.points)}", flush=True)
+                  f"mode={src.mode} points={len(a.points)} security={_security(src)}", flush=True)
+        print(f"  gateway PKI (own certificate, trusted and rejected servers): {cfg.pki.path}\n"
+              f"    aas-gateway pki --pki-dir {cfg.pki.path} list", flush=True)
         print(f"  historian (SQLite, WAL): {cfg.historian.path}", flush=True)
         if cfg.api.auth.anonymous_read:
             keys = cfg.api.auth.api_keys_file or default_keys_file(cfg.historian.path)
