@@ -2,7 +2,9 @@
 
 Works on the key file directly (the one the config names, or `--keys-file`), so it needs no running
 gateway; a running gateway notices the change on its next request. The key is printed once, on
-create, and stored nowhere in plain text.
+create, and stored nowhere in plain text. Creating and revoking are admin actions and go to the
+audit log: the config's, `--audit-file`, or with `--keys-file` the default layout's
+(`audit/audit.jsonl` beside the key file, where the gateway keeps it unless configured otherwise).
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.audit import AuditConfig, AuditLog, cli_actor
 from gateway.auth.apikeys import ROLES, ApiKeyStore, UnknownKeyError, default_keys_file
 
 EXIT_USAGE = 2
 
 
-def keys_file(args: argparse.Namespace) -> Path | None:
+def files(args: argparse.Namespace) -> tuple[Path, Path] | None:
+    """(key file, audit file) the arguments name; None after printing a config error."""
     if args.keys_file:
-        return Path(args.keys_file)
+        keys = Path(args.keys_file)
+        return keys, Path(args.audit_file) if args.audit_file else keys.parent / "audit" / "audit.jsonl"
     from gateway.config import ConfigError, load_config
 
     try:
@@ -27,13 +32,25 @@ def keys_file(args: argparse.Namespace) -> Path | None:
     except ConfigError as e:
         print(e.report(), file=sys.stderr)
         return None
-    return cfg.api.auth.api_keys_file or default_keys_file(cfg.historian.path)
+    keys = cfg.api.auth.api_keys_file or default_keys_file(cfg.historian.path)
+    return keys, Path(args.audit_file) if args.audit_file else cfg.audit.path
+
+
+def _audit(audit_file: Path, action: str, target: str, result: str, **values: Any) -> None:
+    """The same records the admin API writes for the same actions, with the OS user as the actor."""
+    log = AuditLog(AuditConfig(path=audit_file))
+    try:
+        log.record(actor=cli_actor(), source="cli", action=f"apikey.{action}", target=target, result=result,
+                   **values)
+    finally:
+        log.close()
 
 
 def cmd_apikey(args: argparse.Namespace) -> int:
-    path = keys_file(args)
-    if path is None:
+    found = files(args)
+    if found is None:
         return EXIT_USAGE
+    path, audit_file = found
     store = ApiKeyStore(path)
     if args.action == "create":
         try:
@@ -41,6 +58,7 @@ def cmd_apikey(args: argparse.Namespace) -> int:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_USAGE
+        _audit(audit_file, "create", info.id, "ok", new={"name": info.name, "role": info.role, "expires": info.expires})
         print(f"created API key {info.id} ({info.name}, role {info.role}"
               + (f", expires {info.expires}" if info.expires else ", no expiry") + f") in {path}")
         print("the key (shown only now, store it safely):")
@@ -59,8 +77,10 @@ def cmd_apikey(args: argparse.Namespace) -> int:
     try:
         info = store.revoke(args.id)
     except UnknownKeyError as e:
+        _audit(audit_file, "revoke", args.id, "not_found")
         print(f"error: {e} in {path}", file=sys.stderr)
         return 1
+    _audit(audit_file, "revoke", info.id, "ok", old={"name": info.name, "role": info.role})
     print(f"revoked API key {info.id} ({info.name}, role {info.role})")
     return 0
 
@@ -72,6 +92,8 @@ def add_parser(sub: Any) -> None:
     where.add_argument("-c", "--config", help="gateway config (the key file is api.auth.api_keys_file, "
                        "default api-keys.json beside the historian)")
     where.add_argument("--keys-file", help="the key file itself")
+    p.add_argument("--audit-file", default=None, help="audit log file (default: the config's audit.path, or "
+                   "audit/audit.jsonl beside --keys-file)")
     acts = p.add_subparsers(dest="action", required=True)
     c = acts.add_parser("create", help="create a key and print it once")
     c.add_argument("--role", required=True, choices=ROLES)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import getpass
 import json
 import os
 import re
@@ -51,6 +52,14 @@ class AuditConfig(BaseModel):
         if "path" in self.model_fields_set:
             return self if self.path.is_absolute() else self.model_copy(update={"path": config_dir / self.path})
         return self.beside(historian_path)
+
+
+def cli_actor() -> str:
+    """Who runs an admin command, as the audit log names them: the operating-system user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (containers with a random uid)
+        return "cli:unknown"
 
 
 REDACTED = "***"

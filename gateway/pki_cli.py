@@ -13,12 +13,12 @@ command says so on stderr.
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 from typing import Any
 
 from connectors.opcua.pki import AmbiguousThumbprintError, CertificateInfo, Pki, PkiConfig, UnknownCertificateError
+from gateway.audit import cli_actor
 
 EXIT_USAGE = 2
 
@@ -42,13 +42,6 @@ def _open(args: argparse.Namespace) -> tuple[Pki, Any] | None:
         audit_cfg = audit_cfg or cfg.audit
     audit = AuditLog(audit_cfg) if audit_cfg is not None and args.action != "list" else None
     return pki, audit
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no passwd entry (containers with a random uid)
-        return "cli:unknown"
 
 
 def _row(i: CertificateInfo) -> str:
@@ -116,7 +109,7 @@ def _state_of(pki: Pki, action: str, target: str) -> str | None:
 def _audit(audit: Any, action: str, target: str, result: str, old: Any = None, new: Any = None,
            detail: str | None = None) -> None:
     if audit is not None:
-        audit.record(actor=_actor(), source="cli", action=f"pki.{action}", target=target, result=result,
+        audit.record(actor=cli_actor(), source="cli", action=f"pki.{action}", target=target, result=result,
                      old=old, new=new, detail=detail)
 
 

@@ -54,6 +54,14 @@ async def test_cli_create_list_revoke_against_a_running_gateway(gateway: Gateway
         assert_result(await http.get(f"{gw.api_url}/shells", headers=bearer(key)), 401)  # no restart, no wait
         code, out = await cli("apikey", "--keys-file", str(path), "revoke", key_id)
         assert code == 1 and "no API key" in out
+        # the CLI audits beside the key file, which is where this gateway keeps its audit log too
+        assert gw.audit.path == path.parent / "audit" / "audit.jsonl"
+        mine = [r for r in audit_records(gw.audit.path) if str(r["action"]).startswith("apikey.")]
+        assert [(r["action"], r["target"], r["result"], r["source"]) for r in mine] == [
+            ("apikey.create", key_id, "ok", "cli"), ("apikey.revoke", key_id, "ok", "cli"),
+            ("apikey.revoke", key_id, "not_found", "cli")]
+        assert all(str(r["actor"]).startswith("cli:") for r in mine)
+        assert mine[0]["new"] == {"name": "grafana", "role": "reader", "expires": mine[0]["new"]["expires"]}
     assert key not in caplog.text  # type: ignore[attr-defined]
 
 
