@@ -3,7 +3,8 @@
 Measures requests/s and p50/p99 latency under concurrent keep-alive load from a separate process
 (`wrk`, loopback only) for:
 
-  ours   GET /api/v3.0/submodels/{id}/submodel-elements/{path}/$value   (ValueOnly of a numeric Property)
+  ours   GET /api/v3.0/submodels/{id}/submodel-elements/{path}/$value   (ValueOnly of a numeric Property;
+                                                                          anonymous, and again with an API key)
   ours   GET /api/v3.0/submodels/{id}                                    (normal JSON)
   BaSyx  GET /api/v3.0/submodels/{id}/submodel-elements/{path}           (normal JSON; BaSyx 1.2.1 answers 501
                                                                           to every $value, so this is the
@@ -71,6 +72,8 @@ from typing import Any
 import psutil
 from machine import machine_busy_seconds, wait_quiet  # benchmarks/machine.py
 from machine import machine_info as _machine_info
+
+from gateway.auth.apikeys import ApiKeyStore
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -222,9 +225,10 @@ def ensure_basyx_venv(recreate: bool) -> dict[str, str]:
 # ---------------------------------------------------------------- load generator
 
 
-def run_wrk(url: str, args: argparse.Namespace, seconds: float, lua: Path) -> dict[str, Any]:
+def run_wrk(url: str, args: argparse.Namespace, seconds: float, lua: Path,
+            headers: tuple[str, ...] = ()) -> dict[str, Any]:
     argv = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.connections), "-d", f"{seconds:g}s",
-            "--timeout", "10s", "--latency", "-s", str(lua), url]
+            "--timeout", "10s", "--latency", "-s", str(lua), *(a for h in headers for a in ("-H", h)), url]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -241,13 +245,13 @@ def run_wrk(url: str, args: argparse.Namespace, seconds: float, lua: Path) -> di
 
 
 def measure(name: str, url: str, server_pid: int, args: argparse.Namespace, lua: Path,
-            warmup: float) -> dict[str, Any]:
+            warmup: float, headers: tuple[str, ...] = ()) -> dict[str, Any]:
     busy_before = wait_quiet(args.quiet_wait) if args.quiet_wait > 0 else None
     if warmup > 0:
-        run_wrk(url, args, warmup, lua)
+        run_wrk(url, args, warmup, lua, headers)
     cpu0 = tree_cpu_seconds(server_pid)
     busy0 = machine_busy_seconds()
-    s = run_wrk(url, args, args.seconds, lua)
+    s = run_wrk(url, args, args.seconds, lua, headers)
     busy = machine_busy_seconds() - busy0
     server_cpu = tree_cpu_seconds(server_pid) - cpu0
     errors = {k: s[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")}
@@ -432,8 +436,12 @@ def main() -> int:
             # ---- ours
             ours_port = free_port()
             ours_log = tmp / "ours.log"
+            # anonymous read like BaSyx, plus one reader API key: what an authenticated MES client costs
+            api_key, _ = ApiKeyStore(tmp / "api-keys.json").create("benchmark", "reader")
+            key_header = (f"Authorization: Bearer {api_key}",)
             ours = procs.start("ours", [sys.executable, str(BENCH / "gateway_server.py"), "--config", str(args.config),
-                                        "--host", "127.0.0.1", "--port", str(ours_port)], log=ours_log, cwd=ROOT)
+                                        "--host", "127.0.0.1", "--port", str(ours_port),
+                                        "--api-keys", str(tmp / "api-keys.json")], log=ours_log, cwd=ROOT)
             ours_base = f"http://127.0.0.1:{ours_port}{BASE}"
             wait_http(f"{ours_base}/shells", ours, 60, ours_log)
             shell_id, sm_id, sm_id_short = find_submodel(ours_base, args.asset, args.path)
@@ -506,7 +514,9 @@ def main() -> int:
 
             plan: list[tuple[str, str, int]] = [
                 ("ours $value", urls["ours_value"], ours.pid),
+                ("ours $value (API key)", urls["ours_value"], ours.pid),
                 ("ours GET submodel", urls["ours_submodel"], ours.pid)]
+            plan_headers = {"ours $value (API key)": key_header}
             for w, (p, base) in basyx_servers.items():
                 plan += [(f"basyx[{w}w] GET element", f"{base}/submodels/{sm_b64}/submodel-elements/{quoted}", p.pid),
                          (f"basyx[{w}w] GET submodel", f"{base}/submodels/{sm_b64}", p.pid)]
@@ -530,7 +540,8 @@ def main() -> int:
             for r in range(args.rounds):
                 print(f"round {r + 1}/{args.rounds}: {args.connections} connections, {args.seconds:g} s each"
                       f" after {args.warmup:g} s warm-up", flush=True)
-                rounds.append({name: measure(name, url, pid, args, lua, args.warmup) for name, url, pid in plan})
+                rounds.append({name: measure(name, url, pid, args, lua, args.warmup, plan_headers.get(name, ()))
+                               for name, url, pid in plan})
             results["rounds"] = rounds
     except BaseException as e:
         print(f"benchmark failed: {e!r}", file=sys.stderr)
@@ -563,6 +574,8 @@ def main() -> int:
             "submodel_vs_submodel_p50": round(os_["p50_ms"] / sm["p50_ms"], 2),
             "submodel_vs_submodel_p99": round(os_["p99_ms"] / sm["p99_ms"], 2),
         }
+    ratios["ours_value_api_key_vs_anonymous"] = round(
+        summary["ours $value (API key)"]["requests_per_s"] / summary["ours $value"]["requests_per_s"], 2)
     if args.ceiling:
         ratios["ours_value_vs_fastapi_1_route"] = round(
             summary["ours $value"]["requests_per_s"] / summary["fastapi 1-route $value"]["requests_per_s"], 2)

@@ -35,6 +35,7 @@ from aas_models.live import set_live_value  # noqa: E402
 from gateway.api import create_app  # noqa: E402
 from gateway.api_server import ApiServer  # noqa: E402
 from gateway.app import API_BASE_PATH, build_model  # noqa: E402
+from gateway.auth.apikeys import ApiKeyStore  # noqa: E402
 from gateway.auth.policy import AccessPolicy  # noqa: E402
 from gateway.config import load_config  # noqa: E402
 
@@ -79,9 +80,11 @@ async def serve(args: argparse.Namespace) -> None:
             if v is not None:
                 set_live_value(prop, v, now_ns, 0)
                 n += 1
-    # anonymous read: the peers it is compared with (BaSyx) authenticate nobody either
-    app = (create_app(repo, base_path=API_BASE_PATH, access=AccessPolicy(anonymous_read=True)) if not args.trivial
-           else trivial_app())
+    # anonymous read: the peers it is compared with (BaSyx) authenticate nobody either; with --api-keys the
+    # same server also checks the keys clients send, as an authenticated MES client is served in production
+    keys = ApiKeyStore(args.api_keys) if args.api_keys else None
+    app = (create_app(repo, base_path=API_BASE_PATH, access=AccessPolicy(api_keys=keys, anonymous_read=True))
+           if not args.trivial else trivial_app())
     server = ApiServer(app, args.host, args.port)
     await server.start()
     print(json.dumps({"ready": True, "url": f"{server.base_url}{API_BASE_PATH}", "values_set": n,
@@ -102,6 +105,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--trivial", action="store_true",
                     help="serve a one-route FastAPI app (constant $value) instead of the gateway's API")
+    ap.add_argument("--api-keys", type=Path, default=None, help="also accept the API keys of this key file")
     ap.add_argument("--uvloop", action="store_true", help="run on uvloop instead of the default asyncio loop")
     args = ap.parse_args()
     if args.uvloop:
