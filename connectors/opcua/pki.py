@@ -4,7 +4,7 @@ Layout (the usual OPC UA one, so an integrator finds their way around with `ls`)
 
     <path>/own/cert.der             the gateway's certificate (DER)
     <path>/own/private/key.pem      its RSA key (PKCS#8 PEM, mode 0600)
-    <path>/trusted/*.der|pem|crt    server certificates we talk to
+    <path>/trusted/*.der|pem|crt    server certificates we talk to, or CA certificates that issued them
     <path>/rejected/*.der           server certificates seen but not (yet) trusted
 
 Every directory is 0700. The trust list lives on disk only and is read on every
@@ -12,6 +12,14 @@ check: a `aas-gateway pki trust` in another process (or an admin REST call)
 takes effect at the next connect attempt, without restarting the gateway.
 Files are written to a temporary name and renamed, so a concurrent reader never
 sees half a certificate.
+
+A server certificate is trusted when it is in trusted/ itself (pinned by
+thumbprint, whatever its dates), or when a CA certificate in trusted/ issued it,
+directly or through intermediate CA certificates the server sends with it: a
+plant with its own CA trusts that once instead of every machine. On such a CA
+path every certificate must be within its validity period and every issuer must
+be a CA. Revocation lists are not read: to stop trusting one machine of a CA,
+untrust the CA and trust the others by thumbprint.
 """
 
 from __future__ import annotations
@@ -25,10 +33,12 @@ import re
 import secrets
 import socket
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -92,6 +102,52 @@ def thumbprint(der: bytes) -> str:
 
 def default_application_uri() -> str:
     return f"urn:{socket.gethostname()}:aas-edge-gateway"
+
+
+_MAX_CHAIN = 4
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    """A certificate that may issue others: BasicConstraints CA, and keyCertSign if it has a KeyUsage."""
+    try:
+        if not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return False
+    except x509.ExtensionNotFound:
+        return False
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign)
+    except x509.ExtensionNotFound:
+        return True
+
+
+def _valid_at(cert: x509.Certificate, when: dt.datetime) -> bool:
+    return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def split_chain(data: bytes) -> list[bytes]:
+    """The DER certificates of an OPC UA ServerCertificate field (the certificate, then maybe its chain)."""
+    out: list[bytes] = []
+    i = 0
+    while i + 4 <= len(data) and data[i] == 0x30:
+        first = data[i + 1]
+        if first < 0x80:
+            header, length = 2, first
+        else:
+            n = first & 0x7F
+            header, length = 2 + n, int.from_bytes(data[i + 2:i + 2 + n], "big")
+        out.append(data[i:i + header + length])
+        i += header + length
+    return out or [data]
 
 
 def load_certificate_der(data: bytes) -> bytes:
@@ -255,6 +311,41 @@ class Pki:
     def is_trusted(self, der: bytes) -> bool:
         tp = thumbprint(der)
         return any(info.thumbprint == tp for info, _ in self._scan("trusted"))
+
+    def trusted_issuer(self, der: bytes, chain: Sequence[bytes] = (),
+                       now: dt.datetime | None = None) -> CertificateInfo | None:
+        """The trusted CA certificate that issued `der`, directly or through CA certificates in `chain`.
+
+        None unless every certificate on the path is valid at `now` and every issuer is a CA whose
+        signature verifies. At most a few levels are followed (plant PKIs are shallow).
+        """
+        when = now or dt.datetime.now(dt.UTC)
+        cas: list[tuple[CertificateInfo, x509.Certificate]] = []
+        for info, path in self._scan("trusted"):
+            with contextlib.suppress(OSError, ValueError):
+                cert = x509.load_der_x509_certificate(load_certificate_der(path.read_bytes()))
+                if _is_ca(cert):
+                    cas.append((info, cert))
+        if not cas:
+            return None
+        intermediates = []
+        for d in chain:
+            with contextlib.suppress(ValueError):
+                c = x509.load_der_x509_certificate(d)
+                if _is_ca(c):
+                    intermediates.append(c)
+        cert = x509.load_der_x509_certificate(der)
+        for _ in range(_MAX_CHAIN):
+            if not _valid_at(cert, when):
+                return None
+            for info, ca in cas:
+                if _valid_at(ca, when) and _issued_by(cert, ca):
+                    return info
+            nxt = next((i for i in intermediates if i is not cert and _issued_by(cert, i)), None)
+            if nxt is None:
+                return None
+            cert = nxt
+        return None
 
     def reject(self, der: bytes) -> CertificateInfo:
         """Keep an unknown certificate under rejected/, where `trust` finds it; a known one is left where it is."""

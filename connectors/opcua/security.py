@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from asyncua import Client, ua
@@ -27,7 +28,7 @@ from asyncua.crypto import uacrypto
 from cryptography import x509
 
 from connectors.opcua.config import SECURED_POLICIES, OpcUaSourceConfig, SecurityConfig
-from connectors.opcua.pki import Pki, load_certificate_der, thumbprint
+from connectors.opcua.pki import Pki, load_certificate_der, split_chain, thumbprint
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Choice:
     mode: ua.MessageSecurityMode
     level: int
     server_certificate: bytes
+    chain: tuple[bytes, ...] = ()  # certificates the server sent after its own (intermediate CAs)
 
     def describe(self) -> str:
         return f"{self.policy}/{self.mode.name}"
@@ -97,8 +99,9 @@ def choose_endpoint(endpoints: list[ua.EndpointDescription], sec: SecurityConfig
             continue
         key = (_MODE_RANK[ep.SecurityMode], _POLICY_RANK[name], int(ep.SecurityLevel or 0))
         if best is None or key > best[0]:
+            certs = split_chain(ep.ServerCertificate)
             best = (key, Choice(name, ep.SecurityMode, int(ep.SecurityLevel or 0),
-                                _first_certificate(ep.ServerCertificate)))
+                                _first_certificate(certs[0]), tuple(certs[1:])))
     if best is None:
         offered = ", ".join(sorted({endpoint_label(ep) for ep in endpoints})) or "nothing"
         auto = sec.policy == "auto" and sec.mode == "auto"
@@ -108,7 +111,7 @@ def choose_endpoint(endpoints: list[ua.EndpointDescription], sec: SecurityConfig
 
 
 def _first_certificate(der: bytes) -> bytes:
-    # some servers send their certificate followed by its chain; the trust decision is about the first
+    # some servers send their certificate followed by its chain: the session is with the first
     return uacrypto.der_from_x509(uacrypto.x509_from_der(der))
 
 
@@ -133,7 +136,20 @@ def check_trust(pki: Pki | None, sec: SecurityConfig, endpoint: str, choice: Cho
     if pki is None:
         raise SecurityError(f"{endpoint}: a secured connection needs the gateway's PKI (trust list) or a pinned "
                             "security.server_certificate")
+    cert = x509.load_der_x509_certificate(der)
+    in_dates = cert.not_valid_before_utc <= datetime.now(UTC) <= cert.not_valid_after_utc
+    dates = f"valid {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}"
     if pki.is_trusted(der):
+        if not in_dates:
+            # pinned by thumbprint: the operator trusted this very certificate, so its dates do not stop
+            # data collection (a PLC's certificate expiring must not silently stop a line), but say it
+            log.warning("%s: the trusted certificate of %s is outside its validity (%s): %s (%s); "
+                        "renew it on the machine and trust the new one", source, endpoint, dates, tp, subject)
+        return
+    issuer = pki.trusted_issuer(der, choice.chain)
+    if issuer is not None:
+        log.info("%s: certificate of %s (%s, %s) trusted through CA %s (%s)", source, endpoint, tp, subject,
+                 issuer.thumbprint, issuer.subject)
         return
     seen = any(info.thumbprint == tp for info in pki.list())
     if sec.trust_on_first_use and not seen:
@@ -143,8 +159,9 @@ def check_trust(pki: Pki | None, sec: SecurityConfig, endpoint: str, choice: Cho
         return
     info = pki.reject(der)
     hint = " (trust_on_first_use does not apply: this certificate was seen before)" if sec.trust_on_first_use else ""
+    expired = "" if in_dates else f" It is outside its validity ({dates}), so no CA can vouch for it."
     raise UntrustedServerError(
-        f"{endpoint}: server certificate is not trusted: {tp} ({subject}); stored as {info.file}. "
+        f"{endpoint}: server certificate is not trusted: {tp} ({subject}); stored as {info.file}.{expired} "
         f"Trust it with: aas-gateway pki trust {tp}{hint}", tp)
 
 

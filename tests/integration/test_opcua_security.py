@@ -8,6 +8,7 @@ polling, never by sleeping.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from simulators.cnc import CncMachine
 from simulators.security import ALL_SECURED
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
+from tests.plant_ca import PlantCa
 from tests.secrets import secret
 
 POINTS = {"Spindle.Speed": "xs:double", "Axes.X.Position": "xs:double"}
@@ -226,3 +228,42 @@ async def test_two_secured_sources_share_one_gateway_certificate(machines: Any, 
                        message="both connected")
         assert "no session with" not in caplog.text, "the first attempt succeeds for both"
     assert [i.state for i in Pki(cfg.pki).list()].count("own") == 1
+
+
+def _sim_pki(tmp_path: Path, name: str, issued: tuple[bytes, bytes]) -> Path:
+    """A simulator PKI folder holding a certificate the plant CA issued (the simulator loads it)."""
+    d = tmp_path / f"sim-pki-{name}"
+    d.mkdir()
+    (d / "server_cert.der").write_bytes(issued[0])
+    (d / "server_key.pem").write_bytes(issued[1])
+    return d
+
+
+async def test_a_server_issued_by_a_trusted_plant_ca_is_trusted_without_pinning(
+        machines: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="connectors.opcua.security")
+    ca = PlantCa()
+    issued = ca.issue("urn:aas-gateway:sim:cnc:CNC01", "CNC01")
+    sim = await secured_sim(machines, pki_dir=_sim_pki(tmp_path, "ok", issued))
+    assert sim.server_certificate == issued[0]
+    cfg = config(tmp_path, sim, {"policy": "Basic256Sha256", "mode": "SignAndEncrypt"})
+    ca_info = Pki(cfg.pki).add_trusted(ca.der)  # the plant's CA, trusted once for every machine it certifies
+    async with Gateway(cfg) as gw:
+        await streams(gw)
+    assert f"trusted through CA {ca_info.thumbprint}" in caplog.text
+    assert not (tmp_path / "pki" / "rejected").exists() or not any((tmp_path / "pki" / "rejected").iterdir())
+
+
+async def test_an_expired_certificate_of_a_trusted_ca_is_refused_with_its_dates(machines: Any,
+                                                                                tmp_path: Path) -> None:
+    ca = PlantCa()
+    now = datetime.now(UTC)
+    issued = ca.issue("urn:aas-gateway:sim:cnc:CNC01", "CNC01", not_before=now - timedelta(days=800),
+                      not_after=now - timedelta(days=2))
+    sim = await secured_sim(machines, pki_dir=_sim_pki(tmp_path, "expired", issued))
+    cfg = config(tmp_path, sim, {"policy": "Basic256Sha256", "mode": "SignAndEncrypt"})
+    Pki(cfg.pki).add_trusted(ca.der)
+    async with Gateway(cfg) as gw:
+        error = await wait_for(lambda: gw.sources["CNC01"].health().last_error, message="a refusal")
+        assert "not trusted" in error and "outside its validity" in error and thumbprint(issued[0]) in error, error
+        assert gw.sources["CNC01"].health().connects == 0
