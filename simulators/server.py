@@ -32,6 +32,7 @@ from asyncua import Server, ua
 from asyncua.server.address_space import AttributeValue
 
 from simulators import limits as oplimits
+from simulators import ranges
 from simulators.address_space import ANALOG_ITEM_TYPE, ORGANIZES, NodeBatch
 from simulators.security import SimUserManager, load_der, load_or_make_certificate, policy_types
 from simulators.units import Unit
@@ -382,6 +383,8 @@ class MachineServer:
             for edp in server.iserver.endpoints:
                 edp.EndpointUrl = self.endpoint
         oplimits.register(server.iserver, self.operation_limits)
+        ranges.register(server.iserver, {self._nid(p): s.eu_range for p, s in self.specs.items()
+                                         if s.writable and s.eu_range is not None and s.vtype in _NUMERIC})
         self._published_total = -1
         await self._publish({})
         self._task = asyncio.create_task(self._run(), name=f"sim-{self.name}")
@@ -397,6 +400,7 @@ class MachineServer:
         self._total_attr = None
         if server is not None:
             oplimits.unregister(server.iserver)
+            ranges.unregister(server.iserver)
             # asyncua's stop waits for its 1 Hz ServerStatus.CurrentTime loop to notice a flag
             # (up to 1 s); cancelling that task first makes stop/start cycles fast
             time_task = getattr(server.iserver, "time_task", None)

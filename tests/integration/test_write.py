@@ -123,6 +123,9 @@ async def test_refusals_are_results_and_audited(machines: Any, tmp_path: Path) -
         assert r.status_code == 502, r.text
         assert r.json()["messages"][0]["code"] == "BadUserAccessDenied"
         assert "BadUserAccessDenied" in result_text(r)
+        # outside the setpoint's EURange (0..150 %): the machine refuses, as a PLC does
+        r = await http.patch(element_url(gw.api_url, "Feed.Override"), json=180.0)
+        assert r.status_code == 502 and r.json()["messages"][0]["code"] == "BadOutOfRange", r.text
         assert await read_node(cnc, "Feed.Override") == 100.0  # nothing of the above reached the machine
 
         # machine down
@@ -140,6 +143,7 @@ async def test_refusals_are_results_and_audited(machines: Any, tmp_path: Path) -
             ("Feed.Override", "error: bad_value"),
             ("Feed.Override", "error: bad_value"),
             ("Spindle.Speed", "denied"),
+            ("Feed.Override", "error: BadOutOfRange"),
             ("Feed.Override", "error: BadNotConnected"),
         ]
         down = records[-1]

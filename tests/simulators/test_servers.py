@@ -123,6 +123,24 @@ async def test_writing_feed_override_changes_feed_rate(cnc: CncMachine, cnc_clie
     await eventually(lambda: _feed_is(cnc_client, cnc, 1600.0))
 
 
+async def test_setpoints_refuse_values_outside_their_eurange(cnc: CncMachine, cnc_client: Client) -> None:
+    """One Write with an in-range and an out-of-range setpoint: each gets its own status, in order."""
+    writes = [("Feed.Override", 180.0), ("Feed.Override", 120.0), ("Feed.Override", -1.0)]
+    params = ua.WriteParameters()
+    for path, v in writes:
+        wv = ua.WriteValue()
+        wv.NodeId = ua.NodeId.from_string(cnc.node_id(path))
+        wv.AttributeId = ua.AttributeIds.Value
+        wv.Value = ua.DataValue(ua.Variant(v, ua.VariantType.Double))
+        params.NodesToWrite.append(wv)
+    results = await cnc_client.uaclient.write(params)
+    assert [r.name for r in results] == ["BadOutOfRange", "Good", "BadOutOfRange"]
+    assert await read(cnc_client, cnc, "Feed.Override") == 120.0
+    with pytest.raises(UaStatusCodeError) as e:
+        await cnc_client.get_node(cnc.node_id("Feed.Override")).write_value(ua.Variant(150.5, ua.VariantType.Double))
+    assert e.value.code == ua.StatusCodes.BadOutOfRange
+
+
 async def _feed_is(client: Client, cnc: CncMachine, value: float) -> bool:
     return await read(client, cnc, "Feed.Rate") == value
 
