@@ -39,6 +39,8 @@ class AuditConfig(BaseModel):
                        "(not set: audit/audit.jsonl beside the historian)")
     retention_days: float = Field(1096.0, gt=0, description="rotated files older than this are deleted (3 years)")
     max_file_mb: float = Field(10.0, gt=0, description="rotate when the current file reaches this size")
+    max_file_days: float = Field(30.0, gt=0, description="rotate when the current file's first record is this old, "
+                                 "so retention can act on quiet logs too")
 
     def beside(self, historian_path: Path) -> AuditConfig:
         """This config with the path beside the historian unless one was set: the data directory holds both."""
@@ -160,7 +162,7 @@ class AuditLog:
             fd = self._open_current()
             try:
                 size = os.fstat(fd).st_size
-                if size and size + len(line) > self._max_bytes:
+                if size and (size + len(line) > self._max_bytes or self._too_old()):
                     os.close(fd)
                     fd = -1
                     self._rotate()
@@ -213,6 +215,13 @@ class AuditLog:
         if os.fstat(fd).st_mode & 0o077:
             os.fchmod(fd, 0o600)
         return fd
+
+    def _too_old(self) -> bool:
+        """The current file's first record is older than max_file_days (a quiet log rotates by age)."""
+        with open(self.path, "rb") as f, contextlib.suppress(ValueError, KeyError, TypeError):
+            first = parse_ts(json.loads(f.readline())["ts"])
+            return datetime.now(UTC) - first > timedelta(days=self.cfg.max_file_days)
+        return False
 
     def _rotate(self) -> None:
         first, last = _span(self.path)

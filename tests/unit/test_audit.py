@@ -123,6 +123,24 @@ def test_retention_deletes_expired_rotated_files_at_open_and_on_rotation(tmp_pat
     assert not older.exists() and recent.exists() and len(rotated_files(path)) >= 2
 
 
+def test_a_quiet_log_rotates_by_age_so_retention_reaches_it(tmp_path: Path) -> None:
+    """Few writes never fill max_file_mb: the current file rotates once its first record is too old."""
+    path = tmp_path / "audit.jsonl"
+    now = datetime.now(UTC)
+    # a current file begun 50 days ago (as a gateway that writes a record a month leaves it)
+    path.write_text(write_rotated(path, [(now - timedelta(days=50), "first")]).read_text())
+    for p in rotated_files(path):
+        p.path.unlink()
+    log = AuditLog(AuditConfig(path=path, retention_days=1096, max_file_days=30))
+    log.record(actor="op", source="cli", action="write", target="second", result="ok")
+    log.record(actor="op", source="cli", action="write", target="third", result="ok")
+    log.close()
+    [rotated] = rotated_files(path)
+    assert [json.loads(x)["target"] for x in rotated.path.read_text().splitlines()] == ["first"]
+    assert [json.loads(x)["target"] for x in path.read_text().splitlines()] == ["second", "third"]
+    assert [r["target"] for r in read_records(path)] == ["first", "second", "third"]
+
+
 def test_export_window_spans_rotated_and_current_files(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     t0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
