@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,6 +16,9 @@ Role = Literal["reader", "operator", "admin"]
 
 # asymmetric only: an HMAC secret shared with an IdP could mint tokens; "none" is no signature at all
 JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 class _Strict(BaseModel):
@@ -45,6 +49,11 @@ class JwtConfig(_Strict):
     def _one_source(self) -> JwtConfig:
         if (self.jwks_file is None) == (self.jwks_url is None):
             raise ValueError("give exactly one of jwks_file or jwks_url")
+        if self.jwks_url is not None:
+            url = urlsplit(self.jwks_url)
+            # whoever can change the keys in transit can mint tokens: plain HTTP only on this host
+            if not (url.scheme == "https" or (url.scheme == "http" and url.hostname in _LOOPBACK)):
+                raise ValueError("jwks_url must be https:// (plain http only for localhost)")
         return self
 
 

@@ -165,3 +165,15 @@ def test_disk_cap_must_be_above_the_size_limit() -> None:
     data["historian"] = {"retention": {"max_size_mb": 100, "max_disk_mb": 50}}
     assert _issues(data) == [("historian.retention.max_disk_mb", "must be at least max_size_mb (it is the hard cap "
                                                                  "above it)")]
+
+
+def test_jwks_url_must_be_https_except_on_this_host() -> None:
+    def jwt(url: str) -> dict:
+        data = _minimal()
+        data["api"] = {"auth": {"jwt": {"issuer": "https://idp", "audience": "gw", "jwks_url": url}}}
+        return data
+
+    [(key, message)] = _issues(jwt("http://idp.plant.example/certs"))
+    assert key == "api.auth.jwt" and "https" in message
+    for ok in ("https://idp.plant.example/certs", "http://127.0.0.1:8081/certs", "http://localhost/certs"):
+        assert parse_config(jwt(ok), env={}).api.auth.jwt is not None
