@@ -48,7 +48,7 @@ async def wait_for(predicate: Callable[[], Any | Awaitable[Any]], timeout: float
         if result:
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {message}")
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {message} (last value {result!r})")
         await asyncio.sleep(interval)
 
 

@@ -122,10 +122,14 @@ async def get_endpoints(endpoint: str, timeout_s: float) -> list[ua.EndpointDesc
 
 
 def check_trust(pki: Pki | None, sec: SecurityConfig, endpoint: str, choice: Choice, source: str) -> None:
-    """Raise UntrustedServerError unless the server certificate is trusted (pinned, in the list, or TOFU)."""
+    """Raise UntrustedServerError unless the server certificate is trusted (pinned, in the list, or TOFU).
+
+    Reads (and may write) the PKI folder: call it off the event loop.
+    """
     der = choice.server_certificate
     tp = thumbprint(der)
-    subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    cert = x509.load_der_x509_certificate(der)
+    subject = cert.subject.rfc4514_string()
     if sec.server_certificate:
         pinned = load_certificate_der(Path(sec.server_certificate).read_bytes())
         if pinned == der:
@@ -136,7 +140,6 @@ def check_trust(pki: Pki | None, sec: SecurityConfig, endpoint: str, choice: Cho
     if pki is None:
         raise SecurityError(f"{endpoint}: a secured connection needs the gateway's PKI (trust list) or a pinned "
                             "security.server_certificate")
-    cert = x509.load_der_x509_certificate(der)
     in_dates = cert.not_valid_before_utc <= datetime.now(UTC) <= cert.not_valid_after_utc
     dates = f"valid {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}"
     if pki.is_trusted(der):
@@ -179,7 +182,8 @@ async def secure_client(client: Client, cfg: OpcUaSourceConfig, pki: Pki | None,
         choice = choose_endpoint(endpoints, sec)
     except SecurityError as e:
         raise SecurityError(f"{cfg.endpoint}: {e}") from None
-    check_trust(pki, sec, cfg.endpoint, choice, source)
+    # the trust list lives on disk (read every time, so a CLI trust applies): not on the event loop
+    await asyncio.to_thread(check_trust, pki, sec, cfg.endpoint, choice, source)
     if sec.certificate and sec.private_key:
         cert_file, key_file = Path(sec.certificate), Path(sec.private_key)
         uri = _certificate_uri(cert_file)

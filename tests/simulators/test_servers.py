@@ -19,23 +19,14 @@ from asyncua.ua.uaerrors import BadTooManyOperations, UaStatusCodeError
 from simulators import CncMachine, ImmMachine, ScaleMachine
 from simulators.runner import quiet_asyncua_logging
 from simulators.units import unit_id
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def eventually(check: Callable[[], Awaitable[Any] | Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with the last value after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = check()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {last!r})")
-        await asyncio.sleep(interval)
+    """Poll ``check`` until it returns something truthy (tests/conftest.py's wait_for, 10 s here)."""
+    return await wait_for(check, timeout=timeout, interval=interval, message="the simulator condition")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
