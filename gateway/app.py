@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from basyx.aas import model
 from prometheus_client import CollectorRegistry, Gauge
 
 from aas_models.builder import AssetModel, build_asset
@@ -32,6 +33,7 @@ from connectors.sample import Sample, ns_to_iso
 from gateway.api_server import ApiServer
 from gateway.audit import AuditLog
 from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig, point_id, source_endpoint
+from gateway.derived import Producer, build_producers
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
 from gateway.history_backend import HistorianBackend
@@ -129,13 +131,18 @@ class Gateway:
         self.pipeline.add_sink(HistorianSink(self.historian))  # durable first, then visible
         self.repository, self.models = build_model(cfg, self._history_url(cfg.api.port))
         live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
+        meta = point_meta(cfg)
+        self.producers: list[Producer] = build_producers(cfg, self.historian)
+        for producer in self.producers:
+            self._add_derived(producer, live, meta)
         self.pipeline.add_sink(LiveModelSink(live))
+        for producer in self.producers:  # after the historian and the live model: they see stored samples
+            self.pipeline.add_sink(producer)
         self.pki = Pki(cfg.pki.beside(cfg.historian.path))  # creates nothing until a secured source connects
         self.sources: dict[str, Source] = {a.id_short: build_source(a, self.pki) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
         self.audit = AuditLog(cfg.audit.beside(cfg.historian.path))
         self.writer = ValueWriter(write_points(cfg), self.sources, self.audit)
-        meta = point_meta(cfg)
         fw_metrics = ForwarderMetrics(self.registry)
         self.forwarders = [
             Forwarder(f.name, build_sink(f, meta, cfg.gateway.id), self.historian,
@@ -154,6 +161,20 @@ class Gateway:
         self._g_state = Gauge("gateway_source_connected", "1 connected, 0 connecting, -1 disconnected",
                               ["asset", "endpoint"], registry=self.registry)
 
+    def _add_derived(self, producer: Producer, live: dict[str, model.Property], meta: dict[str, PointMeta]) -> None:
+        """Make a producer's derived points and submodels part of the pipeline, the model and the forwarders."""
+        for dp in producer.points():
+            self.pipeline.add_point(PointInfo(dp.point_id, dp.asset, dp.submodel, dp.path, dp.value_type, dp.unit))
+            meta[dp.point_id] = PointMeta(dp.point_id, dp.asset, self.models[dp.asset].shell.id, dp.submodel, dp.path,
+                                          dp.value_type, dp.unit, dp.semantic_id)
+        for dm in producer.models():
+            m = self.models[dm.asset]
+            for sm in dm.submodels:
+                self.repository.add_submodel(sm)
+                m.submodels.append(sm)
+                m.shell.submodel.add(model.ModelReference.from_referable(sm))
+            live.update(dm.properties)
+
     async def start(self) -> None:
         if self._started:
             return
@@ -163,6 +184,8 @@ class Gateway:
         await self._forget_removed_forwarders()
         for fw in self.forwarders:
             self._tasks.append(asyncio.create_task(self._run_forwarder(fw), name=f"forwarder:{fw.name}"))
+        for producer in self.producers:
+            self._tasks.append(asyncio.create_task(self._run_producer(producer), name=f"producer:{producer.name}"))
         for name, source in self.sources.items():
             self._tasks.append(asyncio.create_task(self._run_source(name, source), name=f"source:{name}"))
         self._tasks.append(asyncio.create_task(self._watch_sources(), name="source-health"))
@@ -183,6 +206,8 @@ class Gateway:
 
         mapping = [(submodel_id(a.id, p.submodel), p.path, point_id(a.id_short, p.submodel, p.path))
                    for a in self.cfg.assets for p in a.points]
+        mapping += [(submodel_id(self.models[dp.asset].shell.id, dp.submodel), dp.path, dp.point_id)
+                    for producer in self.producers for dp in producer.points()]
         access = AccessPolicy.from_config(self.cfg.api.auth, self.cfg.historian.path)
         app = create_app(self.repository, history=HistorianBackend(self.historian, mapping), writer=self.writer,
                          base_path=API_BASE_PATH, access=access, cors=self.cfg.api.cors)
@@ -212,6 +237,17 @@ class Gateway:
                 raise
             except Exception:
                 log.exception("source %s crashed; restarting it in 5 s", name)
+                await asyncio.sleep(5)
+
+    async def _run_producer(self, producer: Producer) -> None:
+        while True:
+            try:
+                await producer.run(self.pipeline.publish)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("producer %s crashed; restarting it in 5 s", producer.name)
                 await asyncio.sleep(5)
 
     async def _forget_removed_forwarders(self) -> None:

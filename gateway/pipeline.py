@@ -53,6 +53,13 @@ class Pipeline:
         self._m_bad = self._m_samples.labels("bad")
         self.samples_total = 0
 
+    def add_point(self, info: PointInfo) -> None:
+        """A point not in the config (a derived point, see gateway/derived.py); before the first sample of it."""
+        if info.point_id in self.points:
+            raise ValueError(f"point {info.point_id!r} is defined twice")
+        self.points[info.point_id] = info
+        self._coerce[info.point_id] = coercer(info.value_type)
+
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
 
