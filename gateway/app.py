@@ -142,7 +142,15 @@ class Gateway:
         self.sources: dict[str, Source] = {a.id_short: build_source(a, self.pki) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
         self.audit = AuditLog(cfg.audit.beside(cfg.historian.path))
-        self.writer = ValueWriter(write_points(cfg), self.sources, self.audit)
+        targets: dict[str, object] = {**self.sources}
+        writes = write_points(cfg)
+        for producer in self.producers:  # operator inputs of derived points are written through their producer
+            name = f"producer:{producer.name}"
+            targets[name] = producer
+            for dp in producer.points():
+                sm_id = submodel_id(self.models[dp.asset].shell.id, dp.submodel)
+                writes[(sm_id, dp.path)] = WritePoint(dp.point_id, name, dp.value_type, dp.writable)
+        self.writer = ValueWriter(writes, targets, self.audit)
         fw_metrics = ForwarderMetrics(self.registry)
         self.forwarders = [
             Forwarder(f.name, build_sink(f, meta, cfg.gateway.id), self.historian,

@@ -12,7 +12,9 @@ A producer:
 - contributes the AAS submodels that show them (`models()`), with the Property each point updates;
 - sees every sample the pipeline routes (`put`, after the historian and the live model), including
   derived ones, and must ignore what it does not consume; `put` must not emit (no re-entrant publish);
-- emits its derived samples from `run(emit)`, its own loop, until cancelled.
+- emits its derived samples from `run(emit)`, its own loop, until cancelled;
+- if it declares writable points, implements `write(point_id, value, value_type)` like a writable
+  source (connectors.base.WritableSource): the API's write path and audit log are the same.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class DerivedPoint:
     value_type: str  # canonical xs: type
     unit: str | None = None
     semantic_id: str | None = None
+    # an operator/MES input (e.g. a downtime reason): `PATCH $value` on its Property reaches the
+    # producer's `write(point_id, value, value_type)` (connectors.base.WritableSource), audited like any write
+    writable: bool = False
 
 
 @dataclass

@@ -36,7 +36,7 @@ class WritePoint:
     """A configured point as the write path sees it."""
 
     point_id: str  # "{asset}/{submodel}/{path}"
-    source: str  # name of its source (the asset's idShort)
+    source: str  # name of its source (the asset's idShort), or "producer:NAME" for a derived input
     value_type: str  # xs:double ...
     writable: bool
 
@@ -54,7 +54,7 @@ class WriteRefused(Exception):
 class ValueWriter:
     """Writes Property values of writable points through their sources, auditing every attempt."""
 
-    def __init__(self, points: Mapping[tuple[str, str], WritePoint], sources: Mapping[str, Source],
+    def __init__(self, points: Mapping[tuple[str, str], WritePoint], sources: Mapping[str, Source | object],
                  audit: AuditLog | None) -> None:
         self._points = dict(points)  # (submodel id, idShortPath) -> point
         self._sources = sources
