@@ -203,7 +203,8 @@ def _json_leaf(c: Coercer) -> Coercer:
 def _array_coercer(item: Coercer, rank: int) -> Coercer:
     def coerce(v: Any) -> list[Any]:
         if not isinstance(v, list | tuple):
-            raise TypeError(f"a {type(v).__name__} is not an array ({rank} dimension{'s' if rank > 1 else ''} expected)")
+            dims = f"{rank} dimension{'s' if rank > 1 else ''}"
+            raise TypeError(f"a {type(v).__name__} is not an array ({dims} expected)")
         return [None if x is None else item(x) for x in v]
 
     return coerce

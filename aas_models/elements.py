@@ -59,7 +59,7 @@ def new_element(id_short: str | None, t: PointType, **kwargs: Any) -> model.Subm
     else:
         el = model.SubmodelElementCollection(id_short, **kwargs)
         el._live_dynamic = True  # type: ignore[attr-defined]
-    el._point_type = t  # type: ignore[attr-defined]
+    el._point_type = t  # type: ignore[union-attr]
     return el
 
 

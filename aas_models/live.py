@@ -189,7 +189,7 @@ def set_live_value(prop: model.SubmodelElement, value: Any, source_ts_ns: int | 
     if not status & BAD_MASK:
         conv = prop._convert  # type: ignore[attr-defined]
         try:
-            prop.value = value if conv is None else conv(value)
+            prop.value = value if conv is None else conv(value)  # type: ignore[attr-defined]
         except (TypeError, ValueError, ArithmeticError):
             status = STATUS_BAD_TYPE_MISMATCH
     q_ts.value = None if source_ts_ns is None else _EPOCH + timedelta(microseconds=source_ts_ns // 1000)
@@ -219,7 +219,7 @@ def status_of(prop: model.SubmodelElement) -> int:
     try:
         v = prop.get_qualifier_by_type(Q_STATUS_CODE).value
     except KeyError:
-        return STATUS_GOOD if prop.value is not None else STATUS_BAD_WAITING_FOR_INITIAL_DATA
+        return STATUS_GOOD if getattr(prop, "value", None) is not None else STATUS_BAD_WAITING_FOR_INITIAL_DATA
     return int(str(v), 16) if v else STATUS_BAD_WAITING_FOR_INITIAL_DATA
 
 

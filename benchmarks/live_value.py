@@ -39,8 +39,8 @@ from aas_models.spec import AssetSpec, PointSpec  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "live_value.json"
 # the baseline reads these as module globals, as the original did
-_EPOCH = live._EPOCH  # noqa: SLF001
-_SEVERITY = live._SEVERITY  # noqa: SLF001
+_EPOCH = live._EPOCH
+_SEVERITY = live._SEVERITY
 BAD_MASK = live.BAD_MASK
 STATUS_BAD_TYPE_MISMATCH = live.STATUS_BAD_TYPE_MISMATCH
 attach = live.attach

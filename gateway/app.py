@@ -94,7 +94,7 @@ def build_source(asset: AssetConfig, pki: Pki | None = None) -> Source:
                                                               p.pointer or "") for p in asset.points])
     specs = [OpcUaPointSpec(point_id(asset.id_short, p.submodel, p.path), node=p.node, browse_path=p.browse_path,
                             sampling_interval_ms=p.sampling_interval_ms, queue_size=p.queue_size,
-                            deadband=p.deadband)
+                            deadband=p.deadband, type=p.type)
              for p in asset.points]
     return OpcUaSource(asset.id_short, src, specs, pki=pki)
 

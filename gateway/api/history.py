@@ -1,4 +1,4 @@
-"""History of a numeric Property over the REST API, independent of how the historian stores it.
+"""History of a point over the REST API, independent of how the historian stores it.
 
 The API knows submodels and idShortPaths, the historian knows point ids; the
 `HistoryBackend` protocol is the seam between them (the gateway adapts its
@@ -6,6 +6,7 @@ historian to it, tests use an in-memory fake).
 """
 
 # no `from __future__ import annotations`: FastAPI must see the dependency types defined inside the factories
+import base64
 import math
 import re
 import time
@@ -47,7 +48,9 @@ class HistoryBackend(Protocol):
 
 class HistorySample(BaseModel):
     timestamp: str = Field(description="xs:dateTime (UTC, Z) the sample is filed under: source, else server time")
-    value: Any = Field(description="The value as a native JSON value (number, boolean, string), null if bad")
+    value: Any = Field(description="The value as native JSON, as `$value` shows the element (number, boolean, "
+                       "string; an array, object or [{language: text}] for arrays, structures and "
+                       "LocalizedText; base64 for ByteString), null if bad")
     status: str = Field(description="'Good' or the OPC UA status code name")
     statusCode: int = Field(description="Numeric OPC UA status code (0 = Good)")
     sourceTimestamp: str | None = None
@@ -131,6 +134,8 @@ def parse_aggregates(text: str | None) -> tuple[str, ...]:
 def _json_value(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None  # JSON has no NaN/Infinity
+    if isinstance(v, bytes):  # a ByteString point (xs:base64Binary), as its ValueOnly form shows it
+        return base64.b64encode(v).decode("ascii")
     return v
 
 
@@ -183,7 +188,7 @@ def add_history_route(
 
     @router.get(
         "/submodel-elements/{idShortPath}/history",
-        summary="History of a numeric Property: raw samples, or aggregated buckets with `bucket`",
+        summary="History of a point: raw samples, or aggregated buckets (numeric points) with `bucket`",
         response_model=HistorySamples | HistoryBuckets,
         tags=tags,
         responses={400: {"description": "Invalid parameters"}, 404: {"description": "Not found or not historised"}},
@@ -203,7 +208,9 @@ def add_history_route(
             raise BadRequest("'to' is before 'from'")
         if backend is None:
             raise NotFound("This server keeps no history")
-        point = backend.point_for(submodel.id, path) if isinstance(element, model.Property) else None
+        # any element that is a point (a Property, or the list, collection or multi-language property of an
+        # array, structure or text point); the elements inside those are not points of their own
+        point = backend.point_for(submodel.id, path)
         if point is None:
             raise NotFound(f"The element {path!r} is not historised")
         if bucket_ns is None:

@@ -201,7 +201,7 @@ def test_type_names() -> None:
     assert canonical_value_type("xs:int[][]") == "xs:int[][]"
     assert parse_point_type("LocalizedText[]") == PointType("LocalizedText", 1)
     for bad in ("Quaternion", "Double[", "Double[2]", "[]"):
-        with pytest.raises(ValueError, match="unknown data type .* OPC UA built-in type name"):
+        with pytest.raises(ValueError, match=r"unknown data type .* OPC UA built-in type name"):
             parse_point_type(bad)
 
 
