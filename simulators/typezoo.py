@@ -142,7 +142,7 @@ class TypeZoo(MachineServer):
         ns = await server.get_namespace_index(self.namespace_uri)
         types: dict[str, ua.NodeId] = {}
         for name, members in ENUMS.items():
-            types[name] = (await new_enum(server, ua.NodeId(name, ns), name, members)).nodeid  # type: ignore[arg-type]
+            types[name] = (await new_enum(server, ua.NodeId(name, ns), name, members)).nodeid
 
         def field(f: FieldSpec) -> ua.StructureField:
             name, t, array, optional = f
@@ -179,6 +179,21 @@ class TypeZoo(MachineServer):
         if self.encodings:
             out["Live.Tool"] = self._structure_values(n)["Live.Tool"]
         return out
+
+    async def set_variant(self, value: ua.Variant) -> None:
+        """Give ``Scalar.Variant`` (a BaseDataType variable) a value of any type.
+
+        asyncua's own write refuses a Variant type other than the current one; a PLC's BaseDataType
+        variable does not, so the value is set the way every publish sets values.
+        """
+        attr = self._attrs.get("Scalar.Variant")
+        if attr is None:
+            raise RuntimeError("the machine is not running")
+        now = datetime.now(UTC)
+        dv = ua.DataValue(value, SourceTimestamp=now, ServerTimestamp=now)
+        attr.value = dv
+        for handle, callback in list(attr.datachange_callbacks.items()):
+            await callback(handle, dv)
 
     # --- encoding ------------------------------------------------------------------------------------
 

@@ -201,7 +201,7 @@ def add_history_route(
         bucket: BucketParam = None,
         agg: AggParam = None,
     ) -> Response:
-        submodel, element, path = target
+        submodel, _element, path = target
         start_ns, end_ns = parse_time(start, "from"), parse_time(end, "to")
         bucket_ns, aggs = parse_bucket(bucket), parse_aggregates(agg)
         if start_ns is not None and end_ns is not None and end_ns < start_ns:

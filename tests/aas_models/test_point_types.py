@@ -12,7 +12,7 @@ from basyx.aas import model
 from basyx.aas.adapter.json import AASToJsonEncoder, StrictAASFromJsonDecoder
 
 from aas_models import live
-from aas_models.builder import build_asset
+from aas_models.builder import AssetModel, build_asset
 from aas_models.datatypes import DEFAULT_LANGUAGE, StructureValue, coercer, id_short_of
 from aas_models.environment import build_repository, export_aasx, export_json
 from aas_models.pointtypes import OPCUA_BUILT_INS, PointType, canonical_value_type, parse_point_type
@@ -94,7 +94,7 @@ ZOO: list[tuple[str, Any, type, str | None, Any]] = [
 ]
 
 
-def _asset(points: dict[str, str]) -> Any:
+def _asset(points: dict[str, str]) -> AssetModel:
     specs = tuple(PointSpec(f"Z/OperationalData/{k}", "OperationalData", k, canonical_value_type(t))
                   for k, t in points.items())
     return build_asset(AssetSpec("urn:test:aas:Z", "Z", "urn:test:asset:Z", specs))
@@ -115,7 +115,7 @@ def test_element_value_and_value_only(type_name: str, raw: Any, cls: type, value
     el = m.properties[f"Z/OperationalData/{_name(type_name)}"]
     assert type(el) is cls
     if value_type is not None:
-        assert model.datatypes.XSD_TYPE_NAMES[el.value_type] == value_type
+        assert isinstance(el, model.Property) and model.datatypes.XSD_TYPE_NAMES[el.value_type] == value_type
     coerced = coercer(canonical_value_type(type_name))(raw)
     live.set_live_value(el, coerced, TS, 0)
     assert live.status_of(el) == 0, f"{type_name}: {coerced!r} was refused"
@@ -138,7 +138,7 @@ def test_lists_follow_the_data_and_carry_item_types() -> None:
     live.set_live_value(a, None, TS, 0x80310000)  # bad: the last usable value stays
     assert to_value(a) == [5.0, 6.0] and live.status_of(a) == 0x80310000
     mm = m.properties["Z/OperationalData/M"]
-    assert mm.type_value_list_element is model.SubmodelElementList
+    assert isinstance(mm, model.SubmodelElementList) and mm.type_value_list_element is model.SubmodelElementList
     live.set_live_value(mm, coercer("xs:short[][]")([[1, 2], [3, 4], [5, 6]]), TS, 0)
     assert all(isinstance(row, model.SubmodelElementList) and row.value_type_list_element is model.datatypes.Short
                for row in mm.value)
