@@ -95,6 +95,7 @@ SCALARS: dict[str, tuple[VT, Any]] = {
     "DiagnosticInfo": (VT.DiagnosticInfo, ua.DiagnosticInfo(SymbolicId=1, AdditionalInfo="trace",
                                                             InnerStatusCode=ua.StatusCode(0x80000000))),
 }
+WRITABLE = {"NodeId", "Guid"}  # clients may write these (the gateway writes them in their own type)
 ARRAYS: dict[str, tuple[VT, list[Any], int]] = {
     "Boolean": (VT.Boolean, [True, False, True], 1),
     "Int32": (VT.Int32, [1, -2, 3], 1),
@@ -116,7 +117,7 @@ class TypeZoo(MachineServer):
         super().__init__(name, **kwargs)
 
     def variables(self) -> list[VarSpec]:
-        specs = [VarSpec(f"Scalar.{name}", vt, value, description=f"A {name}")
+        specs = [VarSpec(f"Scalar.{name}", vt, value, description=f"A {name}", writable=name in WRITABLE)
                  for name, (vt, value) in SCALARS.items()]
         specs.append(VarSpec("Scalar.Variant", VT.Int32, 7, data_type=ua.NodeId(ua.ObjectIds.BaseDataType),
                              description="A BaseDataType variable holding an Int32"))

@@ -39,6 +39,7 @@ from tests.aas_models.test_build_export import _check_file
 from tests.api.test_conformance import PREFIX, _problems
 from tests.conftest import wait_for
 from tests.influx.victoria import VictoriaMetrics
+from tests.integration.conftest import api_key_headers
 from tests.mqtt.broker import Broker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,6 +96,7 @@ POINTS: dict[str, tuple[str, Any]] = {
     "Struct.Opaque": ("Structure", {"typeId": f"ns=2;i={OPAQUE_ENCODING}", "body": "AQID"}),
 }
 LIVE = {"Live.Counter": "UInt32", "Live.Trend": "Double[]", "Live.Tool": "Structure"}
+WRITABLE = {"Scalar.NodeId", "Scalar.Guid"}
 
 
 def _normal(v: Any) -> Any:
@@ -129,7 +131,8 @@ async def zoo_process() -> AsyncIterator[dict[str, Any]]:
 
 
 def _config(tmp_path: Path, machine: dict[str, Any], vm: VictoriaMetrics, broker: Broker) -> dict[str, Any]:
-    points = [{"node": f"s={p}", "path": p, "type": t} for p, (t, _) in POINTS.items()]
+    points = [{"node": f"s={p}", "path": p, "type": t, "writable": p in WRITABLE}
+              for p, (t, _) in POINTS.items()]
     points += [{"node": f"s={p}", "path": p, "type": t} for p, t in LIVE.items()]
     return {
         "historian": {"path": str(tmp_path / "historian.sqlite"), "commit_interval_ms": 50},
@@ -219,6 +222,7 @@ async def test_every_type_end_to_end(zoo_process: dict[str, Any], tmp_path: Path
 
                 await _check_elements(http, base)
                 await _check_live(gw, http, base)
+                await _check_writes(gw, http, base, api_key_headers(cfg, "operator"))
 
                 env = await http.get(f"{gw.api_url}/serialization", headers={"Accept": "application/json"})
                 assert env.status_code == 200
@@ -295,6 +299,28 @@ async def _check_live(gw: Gateway, http: httpx.AsyncClient, base: str) -> None:
         assert last.status_code in (200, 404)  # the list may shrink between the two requests, never stale
     wear = [r.value["Wear"] for r in await gw.historian.query("ZOO01", "OperationalData", "Live.Tool")]
     assert len(wear) >= 2 and wear == sorted(wear)
+
+
+async def _check_writes(gw: Gateway, http: httpx.AsyncClient, base: str, headers: dict[str, str]) -> None:
+    """NodeId and Guid points are written in their own OPC UA type; arrays and structures are refused clearly."""
+    ok = await http.patch(f"{base}/Scalar.NodeId/$value", json="ns=0;i=2253", headers=headers)
+    assert ok.status_code == 204, ok.text
+    await wait_for(lambda: _value_of(gw, "Scalar.NodeId") == "i=2253", message="the written NodeId read back")
+    guid = "00000000-0000-0000-0000-0000000000aa"
+    assert (await http.patch(f"{base}/Scalar.Guid/$value", json={"Guid": guid}, headers=headers)).status_code == 204
+    await wait_for(lambda: _value_of(gw, "Scalar.Guid") == guid, message="the written Guid read back")
+    bad = await http.patch(f"{base}/Scalar.NodeId/$value", json="no node id", headers=headers)
+    assert bad.status_code == 400 and "NodeId" in bad.json()["messages"][0]["text"]
+    for path in ("Array.Double", "Struct.Tool", "Scalar.LocalizedText"):
+        refused = await http.patch(f"{base}/{path}/$value", json=[1.0], headers=headers)
+        assert refused.status_code == 405, (path, refused.text)
+        assert "cannot be written" in refused.json()["messages"][0]["text"] and refused.headers["Allow"] == "GET"
+
+
+def _value_of(gw: Gateway, path: str) -> Any:
+    from aas_models.valueonly import to_value
+
+    return to_value(gw.models["ZOO01"].properties[f"ZOO01/OperationalData/{path}"])
 
 
 def _check_server(url: str, suite: str) -> None:
