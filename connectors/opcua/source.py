@@ -22,7 +22,7 @@ from connectors import status as st
 from connectors.backoff import Backoff
 from connectors.base import ConnectionState, Emit, SourceHealth
 from connectors.opcua.config import OpcUaPointSpec, OpcUaSourceConfig
-from connectors.opcua.limits import ServerLimits, read_limits
+from connectors.opcua.limits import ServerLimits, call_chunked, read_limits
 from connectors.opcua.nodes import AddressError, Namespaces, parse_browse_path, parse_node_id, translate_browse_paths
 from connectors.opcua.pki import Pki
 from connectors.opcua.poller import PollGroup
@@ -204,11 +204,14 @@ class OpcUaSource:
         typed = [p for p in resolved if p.needs_structures and p.spec.type and p.spec.type.startswith("Structure")]
         if not typed:
             return
-        try:
+        async def read_data_types(batch: Sequence[PointState]) -> list[ua.DataValue]:
             params = ua.ReadParameters()
-            for p in typed:
+            for p in batch:
                 params.NodesToRead.append(ua.ReadValueId(NodeId=p.node_id, AttributeId=ua.AttributeIds.DataType))
-            results = await client.uaclient.read(params)
+            return await client.uaclient.read(params)
+
+        try:
+            results = await call_chunked(typed, self.limits.max_nodes_per_read, read_data_types)
             data_types = {p: dv.Value.Value for p, dv in zip(typed, results, strict=True)
                           if dv.StatusCode.is_good() and dv.Value is not None and isinstance(dv.Value.Value, ua.NodeId)}
             failed = await decoder.load(data_types.values())

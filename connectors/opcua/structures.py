@@ -245,17 +245,24 @@ class StructureDecoder:
             self.misses.discard(enc)
 
     async def resolve_misses(self) -> None:
-        """Load the types of encodings seen in values that no loaded definition covered (once each)."""
+        """Load the types of encodings seen in values that no loaded definition covered (once each).
+
+        A server that refuses the lookup costs only the decoding of those values (they stay whole and
+        Uncertain): the session goes on.
+        """
         todo = [e for e in self.misses if e not in self._given_up]
         if not todo:
             return
         self._given_up.update(todo)
-        refs = await self._browse(todo, _HAS_ENCODING, forward=False)
-        types = [r[0].NodeId for r in refs if r]
-        if types:
-            failed = await self.load(types)
-            for t, why in failed.items():
-                log.warning("%s: structure type %s cannot be decoded: %s", self._name, t.to_string(), why)
+        try:
+            refs = await self._browse(todo, _HAS_ENCODING, forward=False)
+            types = [r[0].NodeId for r in refs if r]
+            failed = await self.load(types) if types else {}
+        except (ua.UaError, TimeoutError) as e:
+            log.warning("%s: looking up %d structure encoding(s) failed: %s", self._name, len(todo), e)
+            return
+        for t, why in failed.items():
+            log.warning("%s: structure type %s cannot be decoded: %s", self._name, t.to_string(), why)
         log.info("%s: looked up %d unknown structure encoding(s); %d decodable now", self._name, len(todo),
                  sum(e in self.by_encoding for e in todo))
 
