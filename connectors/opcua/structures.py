@@ -309,8 +309,11 @@ class StructureDecoder:
                 assert target.struct is not None, "linked before use"
                 return self._decode_body(target.struct, buf)
         subtyped = kind in (ua.StructureType.StructureWithSubtypedValues, ua.StructureType.UnionWithSubtypedValues)
-        if subtyped and f.IsOptional and text == "Structure":
-            text, one = "Structure", _builtin_reader(ua.VariantType.ExtensionObject, self.decode)
+        if subtyped and f.IsOptional:  # "AllowSubTypes": a structure as an ExtensionObject, anything else a Variant
+            if text == "Structure":
+                one = _builtin_reader(ua.VariantType.ExtensionObject, self.decode)
+            else:
+                text, one = "Variant", _builtin_reader(ua.VariantType.Variant, self.decode)
         rank = f.ValueRank if f.ValueRank is not None and f.ValueRank >= 1 else (1 if f.ValueRank == 0 else 0)
         return text + "[]" * rank, _array_reader(one, rank)
 
