@@ -204,33 +204,32 @@ class OpcUaSource:
         typed = [p for p in resolved if p.needs_structures and p.spec.type and p.spec.type.startswith("Structure")]
         if not typed:
             return
+
         async def read_data_types(batch: Sequence[PointState]) -> list[ua.DataValue]:
             params = ua.ReadParameters()
             for p in batch:
                 params.NodesToRead.append(ua.ReadValueId(NodeId=p.node_id, AttributeId=ua.AttributeIds.DataType))
             return await client.uaclient.read(params)
 
+        unusable: dict[tuple[str, str], list[PointState]] = {}  # (data type, why) -> its points
         try:
             results = await call_chunked(typed, self.limits.max_nodes_per_read, read_data_types)
             data_types = {p: dv.Value.Value for p, dv in zip(typed, results, strict=True)
                           if dv.StatusCode.is_good() and dv.Value is not None and isinstance(dv.Value.Value, ua.NodeId)}
             failed = await decoder.load(data_types.values())
+            for p, t in data_types.items():
+                if t in failed:
+                    unusable.setdefault((t.to_string(), failed[t]), []).append(p)
         except (ua.UaError, TimeoutError) as e:
-            failed = {}
-            data_types = {}
-            for p in typed:
-                await self._structure_failed(p, None, f"reading structure definitions failed: {_describe(e)}")
-        for p, t in data_types.items():
-            if t in failed:
-                await self._structure_failed(p, t, failed[t])
-        log.info("%s: structure definitions loaded for %d point(s) (%d type(s) unusable, %d request(s))",
-                 self.name, len(typed), len(set(failed)), decoder.requests)
-
-    async def _structure_failed(self, p: PointState, data_type: ua.NodeId | None, why: str) -> None:
-        log.warning("%s: point %s (%s): structure type %s cannot be decoded: %s; its values are kept undecoded "
-                    "(typeId and body) and marked Uncertain", self.name, p.point_id, p.spec.address(),
-                    data_type.to_string() if data_type is not None else "?", why)
-        await self._emit_status(p, ua.StatusCodes.BadDataTypeIdUnknown)
+            unusable[("?", f"reading structure definitions failed: {_describe(e)}")] = typed
+        for (t, why), pts in unusable.items():  # one line per type, not per point
+            log.warning("%s: structure type %s cannot be decoded: %s; the values of its %d point(s) (%s%s) are "
+                        "kept undecoded (typeId and body) and marked Uncertain", self.name, t, why, len(pts),
+                        pts[0].point_id, ", ..." if len(pts) > 1 else "")
+            for p in pts:
+                await self._emit_status(p, ua.StatusCodes.BadDataTypeIdUnknown)
+        log.info("%s: structure definitions loaded for %d point(s) (%d unusable, %d request(s))", self.name,
+                 len(typed), sum(len(v) for v in unusable.values()), decoder.requests)
 
     # --- addressing -------------------------------------------------------------------------
 
