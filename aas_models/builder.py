@@ -16,8 +16,8 @@ from typing import Any
 
 from basyx.aas import model
 
-from aas_models import ids, live
-from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type
+from aas_models import elements, ids, live
+from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type, parse_point_type
 from aas_models.spec import AssetSpec, PointSpec
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -34,9 +34,7 @@ def _text(s: str) -> model.MultiLanguageTextType:
     return model.MultiLanguageTextType({LANG: s})
 
 
-def xs_class(value_type: str) -> type:
-    """BaSyx datatype class of an xs: type name (aliases accepted)."""
-    return model.datatypes.XSD_TYPE_CLASSES[canonical_value_type(value_type)]
+xs_class = elements.xs_class
 
 
 def _check_id_short(s: str, what: str) -> str:
@@ -198,8 +196,8 @@ def unit_qualifier(unit: str) -> model.Qualifier:
                            semantic_id=ext_ref(ids.QUALIFIER_UNIT))
 
 
-def _point_property(point: PointSpec, id_short: str) -> model.Property:
-    vt = xs_class(point.value_type)
+def _point_element(point: PointSpec, id_short: str) -> model.SubmodelElement:
+    """The point's element (see `aas_models.elements`), with its static qualifiers and the live ones."""
     qualifiers = []
     if point.unit:
         qualifiers.append(unit_qualifier(point.unit))
@@ -213,15 +211,15 @@ def _point_property(point: PointSpec, id_short: str) -> model.Property:
                 semantic_id=ext_ref(ids.QUALIFIER_WRITABLE),
             )
         )
-    prop = model.Property(
+    element = elements.new_element(
         id_short,
-        vt,
+        parse_point_type(point.value_type),
         description=_text(point.description) if point.description else None,
         semantic_id=ext_ref(point.semantic_id) if point.semantic_id else None,
         qualifier=qualifiers,
     )
-    live.attach(prop)
-    return prop
+    live.attach(element)
+    return element
 
 
 def _container_for(
@@ -233,7 +231,8 @@ def _container_for(
         smc = model.SubmodelElementCollection(segment)
         _add(parent, smc)
         return smc
-    if not isinstance(existing, model.SubmodelElementCollection):
+    if not isinstance(existing, model.SubmodelElementCollection) or hasattr(existing, "_point_type"):
+        # a structure point's collection is filled from its values: no other point may live in it
         raise ValueError(f"point {point.point_id}: {segment!r} is a point and cannot also be a collection")
     return existing
 
@@ -247,14 +246,14 @@ def _add(parent: model.Submodel | model.SubmodelElementCollection, element: mode
 
 def _operational(
     spec: AssetSpec, sm_id_short: str, points: list[PointSpec]
-) -> tuple[model.Submodel, dict[str, model.Property]]:
+) -> tuple[model.Submodel, dict[str, model.SubmodelElement]]:
     sm = model.Submodel(
         ids.submodel_id(spec.id, sm_id_short),
         id_short=sm_id_short,
         description=_text(f"Live data of {spec.id_short}, updated by the gateway from the machine"),
         semantic_id=ext_ref(ids.OPERATIONAL_DATA),
     )
-    props: dict[str, model.Property] = {}
+    props: dict[str, model.SubmodelElement] = {}
     for p in points:
         segments = p.path.split(".")
         for s in segments:
@@ -268,7 +267,7 @@ def _operational(
             pass
         else:
             raise ValueError(f"point {p.point_id}: path {p.path!r} of submodel {sm_id_short} is used twice")
-        prop = _point_property(p, segments[-1])
+        prop = _point_element(p, segments[-1])
         _add(parent, prop)
         props[p.point_id] = prop
     return sm, props
@@ -399,7 +398,7 @@ class AssetModel:
 
     shell: model.AssetAdministrationShell
     submodels: list[model.Submodel]
-    properties: dict[str, model.Property]  # point_id -> live Property
+    properties: dict[str, model.SubmodelElement]  # point_id -> its live element (a Property for scalars)
     status: StatusSubmodel
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -441,7 +440,7 @@ def build_asset(spec: AssetSpec) -> AssetModel:
     nameplate = _nameplate(spec)
     if nameplate is not None:
         submodels.append(nameplate)
-    properties: dict[str, model.Property] = {}
+    properties: dict[str, model.SubmodelElement] = {}
     for sm_id_short, pts in groups.items():
         sm, props = _operational(spec, sm_id_short, pts)
         submodels.append(sm)

@@ -9,7 +9,11 @@ aas-test-engines in the tests):
 
 - ``Property.value``: the last *usable* value. A sample with a bad status
   (``status & 0x80000000``) does not overwrite it; before the first good
-  sample it is ``None``.
+  sample it is ``None``. A point that is not a scalar Property (an array's
+  SubmodelElementList, a structure's SubmodelElementCollection, a
+  LocalizedText's MultiLanguageProperty) keeps its last usable value in its
+  items, children or texts the same way (`aas_models.elements`), and carries
+  the same three qualifiers below.
 - Qualifier ``SourceTimestamp`` (xs:dateTime, ValueQualifier): source time of
   the latest sample, good or bad, UTC with microsecond resolution.
 - Qualifier ``StatusCode`` (xs:string, ValueQualifier): the OPC UA status code
@@ -42,7 +46,7 @@ from typing import Any
 
 from basyx.aas import model
 
-from aas_models import ids
+from aas_models import elements, ids
 
 BAD_MASK = 0x80000000
 STATUS_GOOD = 0
@@ -124,8 +128,8 @@ def _make_qualifier(type_: str, value_type: type, value: Any, kind: model.Qualif
     return model.Qualifier(type_, value_type, value=value, kind=kind, semantic_id=_ext(sem))
 
 
-def attach(prop: model.Property) -> None:
-    """Give `prop` the live-state qualifiers (if missing) and cache handles to them."""
+def _live_qualifiers(element: model.SubmodelElement) -> list[model.Qualifier]:
+    """The element's SourceTimestamp, StatusCode and Quality qualifiers, added if missing."""
     vq = model.QualifierKind.VALUE_QUALIFIER
     specs: tuple[tuple[str, type, Any, str], ...] = (
         (Q_SOURCE_TIMESTAMP, model.datatypes.DateTime, None, ids.QUALIFIER_SOURCE_TIMESTAMP),
@@ -140,33 +144,52 @@ def attach(prop: model.Property) -> None:
     handles = []
     for name, vt, initial, sem in specs:
         try:
-            q = prop.get_qualifier_by_type(name)
+            q = element.get_qualifier_by_type(name)
         except KeyError:
             q = _make_qualifier(name, vt, initial, vq, sem)
-            prop.qualifier.add(q)
+            element.qualifier.add(q)
         handles.append(q)
+    return handles
+
+
+def attach(element: model.SubmodelElement) -> None:
+    """Give `element` the live-state qualifiers (if missing) and cache handles to them.
+
+    A scalar Property caches them as ``_q_ts``, ``_q_status``, ``_q_quality`` (the hot path reads
+    them); any other element (list, collection, multi-language property) as ``_live_q``, so that
+    `set_live_value` never finds ``_q_ts`` on it and hands it to `set_live_element`.
+    """
+    handles = _live_qualifiers(element)
+    if not isinstance(element, model.Property):
+        element._live_q = handles  # type: ignore[attr-defined]
+        return
     # Cached as plain attributes on the Property: BaSyx serialisers only read model fields, so they
     # never leak, and a Property replaced through the API is attached again on its first sample.
-    prop._q_ts, prop._q_status, prop._q_quality = handles  # type: ignore[attr-defined]
-    prop._convert = converter(prop.value_type)  # type: ignore[attr-defined]
+    element._q_ts, element._q_status, element._q_quality = handles  # type: ignore[attr-defined]
+    element._convert = converter(element.value_type)  # type: ignore[attr-defined]
 
 
-def set_live_value(prop: model.Property, value: Any, source_ts_ns: int | None, status: int) -> None:
+def set_live_value(prop: model.SubmodelElement, value: Any, source_ts_ns: int | None, status: int) -> None:
     """Store one sample in `prop`: value (unless bad), source timestamp and status.
 
     `value` is already coerced by `aas_models.datatypes.coercer` (xs:dateTime
     as an ISO string). A value that still does not fit the Property's type is
     not stored and the status becomes BadTypeMismatch, so the problem is visible.
+    Elements other than a scalar Property (lists, collections, multi-language
+    properties) go to `set_live_element`, off this hot path.
     """
     try:
         q_ts: model.Qualifier = prop._q_ts  # type: ignore[attr-defined]
     except AttributeError:
+        if not isinstance(prop, model.Property):
+            set_live_element(prop, value, source_ts_ns, status)
+            return
         attach(prop)
         q_ts = prop._q_ts  # type: ignore[attr-defined]
     if not status & BAD_MASK:
         conv = prop._convert  # type: ignore[attr-defined]
         try:
-            prop.value = value if conv is None else conv(value)
+            prop.value = value if conv is None else conv(value)  # type: ignore[attr-defined]
         except (TypeError, ValueError, ArithmeticError):
             status = STATUS_BAD_TYPE_MISMATCH
     q_ts.value = None if source_ts_ns is None else _EPOCH + timedelta(microseconds=source_ts_ns // 1000)
@@ -174,16 +197,33 @@ def set_live_value(prop: model.Property, value: Any, source_ts_ns: int | None, s
     prop._q_quality.value = _SEVERITY[(status >> 30) & 3]  # type: ignore[attr-defined]
 
 
-def status_of(prop: model.Property) -> int:
+def set_live_element(element: model.SubmodelElement, value: Any, source_ts_ns: int | None, status: int) -> None:
+    """`set_live_value` for lists, collections and multi-language properties (see `aas_models.elements`)."""
+    try:
+        q_ts, q_status, q_quality = element._live_q  # type: ignore[attr-defined]
+    except AttributeError:
+        attach(element)
+        q_ts, q_status, q_quality = element._live_q  # type: ignore[attr-defined]
+    if not status & BAD_MASK:
+        try:
+            elements.fill(element, elements.point_type_of(element), value)
+        except (TypeError, ValueError, ArithmeticError, KeyError):
+            status = STATUS_BAD_TYPE_MISMATCH
+    q_ts.value = None if source_ts_ns is None else ns_to_datetime(source_ts_ns)
+    q_status.value = status_text(status)
+    q_quality.value = quality_name(status)
+
+
+def status_of(prop: model.SubmodelElement) -> int:
     """The status code of the latest sample (BadWaitingForInitialData before the first)."""
     try:
         v = prop.get_qualifier_by_type(Q_STATUS_CODE).value
     except KeyError:
-        return STATUS_GOOD if prop.value is not None else STATUS_BAD_WAITING_FOR_INITIAL_DATA
+        return STATUS_GOOD if getattr(prop, "value", None) is not None else STATUS_BAD_WAITING_FOR_INITIAL_DATA
     return int(str(v), 16) if v else STATUS_BAD_WAITING_FOR_INITIAL_DATA
 
 
-def source_timestamp_of(prop: model.Property) -> datetime | None:
+def source_timestamp_of(prop: model.SubmodelElement) -> datetime | None:
     try:
         v = prop.get_qualifier_by_type(Q_SOURCE_TIMESTAMP).value
     except KeyError:
@@ -191,7 +231,7 @@ def source_timestamp_of(prop: model.Property) -> datetime | None:
     return v if isinstance(v, datetime) else None
 
 
-def unit_of(prop: model.Property) -> str | None:
+def unit_of(prop: model.SubmodelElement) -> str | None:
     try:
         v = prop.get_qualifier_by_type(Q_UNIT).value
     except KeyError:

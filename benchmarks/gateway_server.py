@@ -76,6 +76,8 @@ async def serve(args: argparse.Namespace) -> None:
     n = 0
     for m in models.values():
         for i, prop in enumerate(m.properties.values()):
+            if not isinstance(prop, model.Property):
+                continue  # lists and structure collections are filled by their first sample
             v = sample_value(prop, i)
             if v is not None:
                 set_live_value(prop, v, now_ns, 0)

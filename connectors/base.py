@@ -84,6 +84,10 @@ class WriteError(Exception):
         self.message = message
 
 
+class WriteValueError(WriteError):
+    """The value cannot be sent in the point's type (e.g. text that is no NodeId); nothing was sent."""
+
+
 @runtime_checkable
 class WritableSource(Protocol):
     """A source that can also write a point's value to the machine (optional capability).

@@ -18,6 +18,7 @@ from basyx.aas import model
 from prometheus_client import CollectorRegistry, Gauge
 
 from aas_models.builder import AssetModel, build_asset
+from aas_models.datatypes import parse_point_type
 from aas_models.ids import submodel_id
 from aas_models.repository import ModelRepository
 from aas_models.spec import AssetSpec, PointSpec
@@ -93,10 +94,11 @@ def build_source(asset: AssetConfig, pki: Pki | None = None) -> Source:
     if isinstance(src, MqttSourceConfig):
         assert all(p.pointer is not None for p in asset.points)  # validated with the config
         return MqttSource(asset.id_short, src, [MqttPointSpec(point_id(asset.id_short, p.submodel, p.path), p.topic,
-                                                              p.pointer or "") for p in asset.points])
+                                                              p.pointer or "", parse_point_type(p.type).is_json)
+                                                for p in asset.points])
     specs = [OpcUaPointSpec(point_id(asset.id_short, p.submodel, p.path), node=p.node, browse_path=p.browse_path,
                             sampling_interval_ms=p.sampling_interval_ms, queue_size=p.queue_size,
-                            deadband=p.deadband)
+                            deadband=p.deadband, type=p.type)
              for p in asset.points]
     return OpcUaSource(asset.id_short, src, specs, pki=pki)
 

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type
+from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type, parse_point_type
 from connectors.influx.config import InfluxConfig
 from connectors.mqtt.config import MqttPublisherConfig, MqttSourceConfig
 from connectors.opcua.config import DeadbandConfig, OpcUaSourceConfig
@@ -134,7 +134,8 @@ class PointConfig(_Strict):
     pointer: str | None = Field(None, description="MQTT: JSON pointer to the value in the payload, e.g. /temp")
     submodel: str = Field("OperationalData", description="idShort of the target submodel")
     path: str = Field(description="idShortPath inside the submodel, e.g. 'Spindle.Speed'")
-    type: str = Field(description="AAS valueType (xs:double ...) or OPC UA type name (Double ...)")
+    type: str = Field(description="AAS valueType (xs:double ...) or OPC UA built-in type name (Double, "
+                      "LocalizedText, Structure ...), [] per array dimension (Double[])")
     unit: str | None = None
     semantic_id: str | None = None
     description: str | None = None
@@ -169,6 +170,9 @@ class PointConfig(_Strict):
             raise ValueError(_ONE_ADDRESS)
         if self.deadband is not None and self.type not in NUMERIC_TYPES:
             raise ValueError(f"a deadband needs a numeric type, not {self.type}")
+        if self.writable and not parse_point_type(self.type).is_scalar_property:
+            raise _KeyedError("writable", f"{self.type} values cannot be written to the machine; only single "
+                              "values (numbers, booleans, strings, date-times, ByteString, Guid, NodeId, ...) can")
         return self
 
     def source_address(self) -> str | None:

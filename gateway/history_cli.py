@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import re
 import sys
 from pathlib import Path
@@ -28,12 +30,21 @@ def _status(code: int) -> str:
     return "Good" if code == 0 else st.status_name(code)
 
 
+def _text(value: object) -> str:
+    """A stored value as JSON text, as the API shows it (ByteString as base64), never Python repr."""
+    if isinstance(value, bytes):
+        return json.dumps(base64.b64encode(value).decode("ascii"))
+    if value is None or isinstance(value, bool | int | float | str | list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
 async def _show(db: Path, point: str | None, last: int, since_ns: int, bucket_ns: int | None) -> int:
     async with Historian(HistorianSettings(path=db)) as h:
         if point is None:
             for info in await h.series():
                 row = await h.latest(info.point_id)
-                latest = f"{row.value!r} [{_status(row.status)}] at {ns_to_iso(row.ts)}" if row else "-"
+                latest = f"{_text(row.value)} [{_status(row.status)}] at {ns_to_iso(row.ts)}" if row else "-"
                 print(f"{info.point_id:<55} {info.value_type or '':<16} {info.unit or '':<8} {latest}")
             return 0
         asset, _, rest = point.partition("/")
@@ -50,7 +61,7 @@ async def _show(db: Path, point: str | None, last: int, since_ns: int, bucket_ns
                 rows = await h.query(asset, submodel, path, start_ns=now_ns() - since_ns, limit=last,
                                      descending=True)
                 for r in reversed(rows):
-                    print(f"{ns_to_iso(r.ts):<28} {r.value!r:<24} {_status(r.status)}")
+                    print(f"{ns_to_iso(r.ts):<28} {_text(r.value):<24} {_status(r.status)}")
         except UnknownPointError:
             print(f"unknown point {point!r}; run without a point to list them (asset/submodel/path)",
                   file=sys.stderr)

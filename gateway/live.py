@@ -1,6 +1,6 @@
 """The live AAS model as a pipeline sink, and the status submodels kept fresh.
 
-Every sample updates its Property in place (value, source timestamp, quality)
+Every sample updates its point's element in place (value, source timestamp, quality)
 on the event loop, where the API handlers read it: no locks, no copies. The
 per-asset GatewayStatus submodel mirrors the connector's health once a second,
 so an MES sees data freshness and a lost connection through the AAS itself.
@@ -21,7 +21,7 @@ from connectors.sample import Sample
 class LiveModelSink:
     name = "live-model"
 
-    def __init__(self, properties: Mapping[str, model.Property]) -> None:
+    def __init__(self, properties: Mapping[str, model.SubmodelElement]) -> None:
         self._props = dict(properties)
 
     async def put(self, samples: Sequence[Sample]) -> None:

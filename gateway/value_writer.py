@@ -19,7 +19,7 @@ from typing import Any, Literal
 from basyx.aas import model
 
 from aas_models.valueonly import property_value_from_json, property_value_to_json
-from connectors.base import Source, WritableSource, WriteError
+from connectors.base import Source, WritableSource, WriteError, WriteValueError
 from gateway.audit import AuditLog
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,12 @@ class ValueWriter:
         old = _json_value(element)
         new: Any = body
         try:
-            if point is None or not isinstance(element, model.Property):
+            if point is None:
                 raise WriteRefused("not_writable", f"Element {path!r} is not writable: it is not the Property of a "
                                    "configured point")
+            if not isinstance(element, model.Property):
+                raise WriteRefused("unsupported", f"Element {path!r} ({point.value_type}, a "
+                                   f"{type(element).__name__}) cannot be written: writes take single values only")
             if not point.writable:
                 raise WriteRefused("not_writable", f"Element {path!r} is not writable (its point is not configured "
                                    "'writable: true')")
@@ -82,6 +85,8 @@ class ValueWriter:
             new = property_value_to_json(value, element.value_type)
             try:
                 await source.write(point.point_id, value, point.value_type)
+            except WriteValueError as e:  # refused before anything went to the machine
+                raise WriteRefused("bad_value", f"Bad value for {point.value_type}: {e.message}") from None
             except WriteError as e:
                 raise WriteRefused("timeout" if e.status == "BadTimeout" else "refused",
                                    f"The machine did not take the value for {path!r}: {e.status} ({e.message})",

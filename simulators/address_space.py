@@ -60,14 +60,16 @@ class NodeBatch:
         self, parent: ua.NodeId, nodeid: ua.NodeId, name: str, value: ua.Variant, *,
         writable: bool = False, type_definition: ua.NodeId = BASE_DATA_VARIABLE_TYPE,
         description: str = "", browse_ns: int | None = None, reference: ua.NodeId = HAS_COMPONENT,
-        data_type: ua.NodeId | None = None,
+        data_type: ua.NodeId | None = None, value_rank: int = ua.ValueRank.Scalar,
     ) -> ua.NodeId:
         attrs = ua.VariableAttributes()
         attrs.DisplayName = ua.LocalizedText(name)
         attrs.Description = ua.LocalizedText(description or name)
         attrs.Value = value
         attrs.DataType = data_type or ua.NodeId(value.VariantType.value)
-        attrs.ValueRank = ua.ValueRank.Scalar
+        attrs.ValueRank = value_rank
+        if value_rank >= 1:
+            attrs.ArrayDimensions = [0] * value_rank  # lengths not fixed
         access = ua.AccessLevel.CurrentRead.mask
         if writable:
             access |= ua.AccessLevel.CurrentWrite.mask

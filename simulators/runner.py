@@ -27,12 +27,14 @@ from simulators.imm import ImmMachine
 from simulators.scale import ScaleMachine
 from simulators.security import ALL_SECURED
 from simulators.server import MachineServer
+from simulators.typezoo import TypeZoo
 
 MACHINE_TYPES: dict[str, type[MachineServer]] = {
     "cnc": CncMachine,
     "imm": ImmMachine,
     "energy": EnergyMeter,
     "scale": ScaleMachine,
+    "typezoo": TypeZoo,
 }
 
 # machine kwargs that may be given as key=val in a --machine spec, with their parsers

@@ -58,6 +58,10 @@ class VarSpec:
     eu_range: tuple[float, float] | None = None  # makes it an AnalogItemType with EURange
     writable: bool = False
     description: str = ""
+    value_rank: int = ua.ValueRank.Scalar  # 1, 2 ...: an array of that many dimensions
+    # DataType attribute when the Variant type does not say it: a NodeId, or the name of a data type the
+    # machine defines itself at start (``_add_data_types``), e.g. a vendor structure
+    data_type: ua.NodeId | str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class MethodError(Exception):
 
 
 def _coerce(vtype: ua.VariantType, value: Any) -> Any:
+    if isinstance(value, list | tuple):  # arrays are published as given
+        return list(value)
     if vtype in (ua.VariantType.Double, ua.VariantType.Float):
         return float(value)
     if vtype in _NUMERIC:
@@ -155,6 +161,7 @@ class MachineServer:
         self._task: asyncio.Task[None] | None = None
         self._ns = 0
         self._ctl_ns = 0
+        self.data_types: dict[str, ua.NodeId] = {}  # data types the machine defines, by name (per start)
         self._attrs: dict[str, AttributeValue] = {}
         self._total_attr: AttributeValue | None = None
         self._published_total = -1
@@ -165,6 +172,10 @@ class MachineServer:
 
     def methods(self) -> list[MethodSpec]:
         return []
+
+    async def _add_data_types(self, server: Server) -> dict[str, ua.NodeId]:
+        """Define the machine's own data types (structures, enumerations) before its variables; by name."""
+        return {}
 
     def step(self, dt: float) -> dict[str, Any]:
         """Advance the physics by ``dt`` simulated seconds; return ``{path: new model value}``."""
@@ -367,6 +378,7 @@ class MachineServer:
         self._ctl_ns = await server.register_namespace(CONTROL_NAMESPACE)
         self._server = server
         try:
+            self.data_types = await self._add_data_types(server)
             self._build_address_space()
             await self._add_methods()
             await oplimits.publish(server.iserver, self.operation_limits)
@@ -477,9 +489,13 @@ class MachineServer:
         nodeid = self._nid(spec.path)
         value = ua.Variant(self._published_value(spec.path), spec.vtype)
         analog = spec.eu_range is not None and spec.vtype in _NUMERIC
-        kwargs: dict[str, Any] = {"writable": spec.writable, "description": spec.description}
+        kwargs: dict[str, Any] = {"writable": spec.writable, "description": spec.description,
+                                  "value_rank": spec.value_rank}
         if analog:
             kwargs["type_definition"] = ANALOG_ITEM_TYPE
+        if spec.data_type is not None:
+            kwargs["data_type"] = (self.data_types[spec.data_type] if isinstance(spec.data_type, str)
+                                   else spec.data_type)
         batch.add_variable(parent, nodeid, leaf, value, **kwargs)
         if spec.unit is not None:
             batch.add_property(

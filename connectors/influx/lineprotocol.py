@@ -21,8 +21,13 @@ Schema (one line per sample)::
   xs:double, xs:float, xs:decimal           int/float/bool      ``1.5``, ``21.0``
   xs:int, xs:long, xs:unsigned*, ... (ints) int/bool/whole float ``15i``
   xs:boolean                                bool, 0/1           ``true``/``false``
+  StatusCode                                int                 ``2150891520i``
   xs:string, xs:dateTime and other types    str / datetime      ``"text"`` / ``"2024-05-01T08:00:00Z"``
-  any                                       list, dict, other   quoted JSON
+  Guid, NodeId, QualifiedName, XmlElement   str                 ``"ns=2;s=X"``
+  xs:base64Binary (ByteString)              bytes               ``"AAH+"`` (base64)
+  arrays (``Double[]`` ...), LocalizedText, list, dict          ``"[1.5,2.0]"``: always a JSON string
+  structures, DataValue, Variant ...
+  other (a point without metadata)          list, dict, other   quoted JSON
   ========================================  ==================  ============
 
   A value that does not fit its declared type, or a point without metadata,
@@ -55,6 +60,7 @@ in two.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -65,7 +71,7 @@ from connectors.base import PointMeta, Record
 from connectors.batch import RecordBatch
 from connectors.sample import Sample
 
-Kind = Literal["float", "int", "bool", "str", "any"]
+Kind = Literal["float", "int", "bool", "str", "json", "any"]
 
 _INT_TYPES = {
     "xs:int", "xs:integer", "xs:long", "xs:short", "xs:byte",
@@ -76,7 +82,11 @@ _FLOAT_TYPES = {"xs:double", "xs:float", "xs:decimal"}
 _STRING_TYPES = {
     "xs:string", "xs:dateTime", "xs:date", "xs:time", "xs:duration", "xs:anyURI", "xs:base64Binary",
     "xs:hexBinary", "xs:gDay", "xs:gMonth", "xs:gMonthDay", "xs:gYear", "xs:gYearMonth", "langString",
+    # OPC UA types the gateway keeps in their text form
+    "Guid", "NodeId", "ExpandedNodeId", "QualifiedName", "XmlElement",
 }
+# point types whose values are JSON arrays or objects (besides every array type, "...[]")
+_JSON_TYPES = {"LocalizedText", "Structure", "DataValue", "DiagnosticInfo", "Variant"}
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -113,8 +123,10 @@ def escape_string(text: str) -> str:
 def value_kind(value_type: str) -> Kind:
     if value_type in _FLOAT_TYPES:
         return "float"
-    if value_type in _INT_TYPES:
+    if value_type in _INT_TYPES or value_type == "StatusCode":
         return "int"
+    if value_type.endswith("[]") or value_type in _JSON_TYPES:
+        return "json"
     if value_type == "xs:boolean":
         return "bool"
     if value_type in _STRING_TYPES:
@@ -128,6 +140,21 @@ def _int_field(v: int) -> str:
     return f"{v}i"
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (datetime, date, time)):
+        return _string_of(value)
+    raise TypeError(f"a {type(value).__name__} has no JSON form")
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:  # never Python repr text: the sample is refused, visibly
+        raise EncodeError(f"value has no JSON form: {e}") from None
+
+
 def _string_of(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -135,7 +162,9 @@ def _string_of(value: Any) -> str:
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, (date, time)):
         return value.isoformat()
-    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    return _json_text(value)
 
 
 def _dynamic_field(value: Any) -> str | None:
@@ -168,6 +197,8 @@ def field_value(value: Any, kind: Kind) -> str | None:
             return "true" if value else "false"
     elif kind == "str":
         return f'"{escape_string(_string_of(value))}"'
+    elif kind == "json":  # one field type for the whole series, whatever the value's shape
+        return f'"{escape_string(_json_text(value))}"'
     return _dynamic_field(value)
 
 

@@ -145,6 +145,7 @@ class MqttPointSpec:
     point_id: str
     topic: str | None
     pointer: str
+    structured: bool = False  # the point's type holds arrays or objects (Double[], Structure ...): JSON passes
 
     def __post_init__(self) -> None:
         parse_pointer(self.pointer)

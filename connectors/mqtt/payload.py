@@ -6,7 +6,8 @@ so the schema is fixed (every key is always present, `null` when unknown) and li
 Per point (`payload: per_point`, topic `{prefix}/{asset}/{submodel}/{path levels}`)::
 
     {
-      "value": 21.5,                      # JSON number/string/boolean; null when the status is bad
+      "value": 21.5,                      # JSON number/string/boolean (array, object for arrays, structures,
+                                          # LocalizedText: as the element's $value); null when the status is bad
       "timestamp": "2026-03-01T08:00:00.123456Z",  # the sample's time: source, else server, else receive
       "sourceTimestamp": "2026-03-01T08:00:00.123456Z",  # from the device, or null
       "serverTimestamp": null,            # from the OPC UA server, or null
@@ -22,7 +23,9 @@ Per point (`payload: per_point`, topic `{prefix}/{asset}/{submodel}/{path levels
 Timestamps are RFC 3339 in UTC with a `Z`, microsecond resolution. Delivery is at least once:
 after a lost connection a few messages may arrive twice; `seq` (per gateway) identifies them.
 Non-finite doubles are sent as the xs:double strings "NaN", "INF", "-INF"; xs:dateTime values as
-RFC 3339 strings; binary values as base64 strings.
+RFC 3339 strings; binary values (ByteString) as base64 strings. Arrays, structures and LocalizedText
+are native JSON in the ValueOnly form of their AAS element: ``[1.5, 2.0]``, ``{"Speed": 1.5}``,
+``[{"en": "Running"}]``; a Variant point ``{"Type": "Double", "Value": 1.5}``.
 
 Per asset (`payload: per_asset`, topic `{prefix}/{asset}/$batch`, at most `batch_size` samples)::
 

@@ -256,7 +256,7 @@ class MqttSource:
                 continue
             if value is None:
                 self._bad(p, BAD_NO_DATA, f"{p.spec.pointer!r} is null in the message on {topic}", received, out)
-            elif isinstance(value, dict | list):
+            elif isinstance(value, dict | list) and not p.spec.structured:
                 self._bad(p, st.BAD_TYPE_MISMATCH, f"{p.spec.pointer!r} is a JSON {type(value).__name__}, "
                           "not a value", received, out)
             else:

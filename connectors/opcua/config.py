@@ -155,6 +155,9 @@ class OpcUaPointSpec:
     sampling_interval_ms: float | None = None
     queue_size: int | None = None
     deadband: DeadbandConfig | None = None
+    # the point's type as the gateway's config names it (canonical: xs:double, LocalizedText, Structure[],
+    # Variant ...); it tells the connector which points need the server's structure definitions
+    type: str | None = None
 
     def address(self) -> str:
         return self.node if self.node is not None else f"browse path {self.browse_path}"

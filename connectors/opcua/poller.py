@@ -78,7 +78,7 @@ class PollGroup:
         now = now_ns()
         samples: list[Sample] = []
         for p, dv in zip(active, results, strict=True):
-            s = to_sample(p.spec.point_id, dv, now)
+            s = to_sample(p.spec.point_id, dv, now, p.convert)
             if s.status in _MISSING_CODES:
                 if not p.missing or p.health.status != s.status:
                     await self._mark_missing(p, s.status, "node does not exist on the server")

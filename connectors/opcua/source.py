@@ -22,13 +22,15 @@ from connectors import status as st
 from connectors.backoff import Backoff
 from connectors.base import ConnectionState, Emit, SourceHealth
 from connectors.opcua.config import OpcUaPointSpec, OpcUaSourceConfig
-from connectors.opcua.limits import ServerLimits, read_limits
+from connectors.opcua.limits import ServerLimits, call_chunked, read_limits
 from connectors.opcua.nodes import AddressError, Namespaces, parse_browse_path, parse_node_id, translate_browse_paths
 from connectors.opcua.pki import Pki
 from connectors.opcua.poller import PollGroup
 from connectors.opcua.security import SecurityError, explain_refusal, secure_client, set_identity
 from connectors.opcua.state import PointState
+from connectors.opcua.structures import StructureDecoder
 from connectors.opcua.subscription import SubscriptionEngine
+from connectors.opcua.values import converter
 from connectors.sample import Sample, now_ns
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class OpcUaSource:
         self._client: Client | None = None
         self.subscriptions: SubscriptionEngine | None = None
         self.poll_groups: list[PollGroup] = []
+        self.structures: StructureDecoder | None = None  # this session's structure definitions
         self.limits = ServerLimits()
         self._connected = asyncio.Event()
         if cfg.security.policy == "None":
@@ -138,7 +141,10 @@ class OpcUaSource:
             namespaces = Namespaces(tuple(await client.get_namespace_array()), self.cfg.namespace)
             self.limits = await read_limits(client)
             resolved = await self._resolve(client, namespaces, self.points)
+            await self._load_structures(client, resolved)
             async with asyncio.TaskGroup() as tg:
+                if self.structures is not None:
+                    tg.create_task(self._every(self.cfg.node_retry_interval_s, self.structures.resolve_misses))
                 if self.cfg.mode == "subscription":
                     self.subscriptions = SubscriptionEngine(client, self.cfg, self.points, self.limits,
                                                             self._deliver, self._mark_missing, self.name)
@@ -162,6 +168,7 @@ class OpcUaSource:
             self._client = None
             self.subscriptions = None
             self.poll_groups = []
+            self.structures = None
             await _close_quietly(client)
 
     def _start_polling(self, client: Client, tg: asyncio.TaskGroup) -> None:
@@ -178,6 +185,51 @@ class OpcUaSource:
         while True:
             await asyncio.sleep(period_s)
             await fn()
+
+    # --- structures ---------------------------------------------------------------------------
+
+    async def _load_structures(self, client: Client, resolved: Sequence[PointState]) -> None:
+        """Load the server's definitions of the structures the points use (only if some point needs them).
+
+        A type that cannot be loaded marks only its own points BadDataTypeIdUnknown; their values are
+        still stored, undecoded and Uncertain (see connectors.opcua.structures).
+        """
+        needing = [p for p in self.points if p.needs_structures]
+        decoder = StructureDecoder(client, self.limits.max_nodes_per_read, self.name) if needing else None
+        self.structures = decoder
+        for p in self.points:
+            p.convert = converter(p.spec.type, decoder.decode if decoder is not None and p.needs_structures else None)
+        if decoder is None:
+            return
+        typed = [p for p in resolved if p.needs_structures and p.spec.type and p.spec.type.startswith("Structure")]
+        if not typed:
+            return
+
+        async def read_data_types(batch: Sequence[PointState]) -> list[ua.DataValue]:
+            params = ua.ReadParameters()
+            for p in batch:
+                params.NodesToRead.append(ua.ReadValueId(NodeId=p.node_id, AttributeId=ua.AttributeIds.DataType))
+            return await client.uaclient.read(params)
+
+        unusable: dict[tuple[str, str], list[PointState]] = {}  # (data type, why) -> its points
+        try:
+            results = await call_chunked(typed, self.limits.max_nodes_per_read, read_data_types)
+            data_types = {p: dv.Value.Value for p, dv in zip(typed, results, strict=True)
+                          if dv.StatusCode.is_good() and dv.Value is not None and isinstance(dv.Value.Value, ua.NodeId)}
+            failed = await decoder.load(data_types.values())
+            for p, t in data_types.items():
+                if t in failed:
+                    unusable.setdefault((t.to_string(), failed[t]), []).append(p)
+        except (ua.UaError, TimeoutError) as e:
+            unusable[("?", f"reading structure definitions failed: {_describe(e)}")] = typed
+        for (t, why), pts in unusable.items():  # one line per type, not per point
+            log.warning("%s: structure type %s cannot be decoded: %s; the values of its %d point(s) (%s%s) are "
+                        "kept undecoded (typeId and body) and marked Uncertain", self.name, t, why, len(pts),
+                        pts[0].point_id, ", ..." if len(pts) > 1 else "")
+            for p in pts:
+                await self._emit_status(p, ua.StatusCodes.BadDataTypeIdUnknown)
+        log.info("%s: structure definitions loaded for %d point(s) (%d unusable, %d request(s))", self.name,
+                 len(typed), sum(len(v) for v in unusable.values()), decoder.requests)
 
     # --- addressing -------------------------------------------------------------------------
 

@@ -22,6 +22,13 @@ class PointState:
     subscription: Any = None  # the _Subscription holding its monitored item
     seen: bool = False  # a notification arrived since the last existence check
     last_key: tuple[Any, ...] | None = None  # (value, status, source_ts) of the last sample emitted
+    convert: Any = None  # Variant -> sample value for this session (values.converter); None: plain values
+
+    @property
+    def needs_structures(self) -> bool:
+        """Its values may hold structures that only the server's definitions explain."""
+        t = self.spec.type
+        return t is not None and t.split("[", 1)[0] in ("Structure", "Variant", "DataValue")
 
     @property
     def point_id(self) -> str:

@@ -202,7 +202,7 @@ class SubscriptionEngine:
                     if p.subscription is not sub:
                         continue  # late notification of an item we already dropped
                     p.seen = True
-                    s = to_sample(p.spec.point_id, item.Value, now)
+                    s = to_sample(p.spec.point_id, item.Value, now, p.convert)
                     samples.append(s)
                     if s.status in _MISSING_CODES:
                         gone.append(p)

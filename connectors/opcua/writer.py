@@ -10,13 +10,15 @@ Beckhoff) answer BadWriteNotSupported when a client supplies them. Every failure
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from asyncua import Client, ua
 
 from connectors import status as st
-from connectors.base import WriteError
+from connectors.base import WriteError, WriteValueError
 
 _VARIANT_TYPES: dict[str, ua.VariantType] = {
     "xs:boolean": ua.VariantType.Boolean,
@@ -36,6 +38,22 @@ _VARIANT_TYPES: dict[str, ua.VariantType] = {
     "xs:string": ua.VariantType.String,
     "xs:anyURI": ua.VariantType.String,
     "xs:dateTime": ua.VariantType.DateTime,
+    "xs:base64Binary": ua.VariantType.ByteString,
+    # OPC UA types the gateway keeps as text (or a number) in the model, written back in their own type
+    "Guid": ua.VariantType.Guid,
+    "NodeId": ua.VariantType.NodeId,
+    "ExpandedNodeId": ua.VariantType.ExpandedNodeId,
+    "QualifiedName": ua.VariantType.QualifiedName,
+    "XmlElement": ua.VariantType.XmlElement,
+    "StatusCode": ua.VariantType.StatusCode,
+}
+# text form -> the asyncua object of that type
+_FROM_TEXT: dict[ua.VariantType, Callable[[str], object]] = {
+    ua.VariantType.Guid: uuid.UUID,
+    ua.VariantType.NodeId: ua.NodeId.from_string,
+    ua.VariantType.ExpandedNodeId: ua.ExpandedNodeId.from_string,
+    ua.VariantType.QualifiedName: ua.QualifiedName.from_string,
+    ua.VariantType.XmlElement: lambda text: ua.XmlElement(text),
 }
 _INTS = {ua.VariantType.SByte, ua.VariantType.Byte, ua.VariantType.Int16, ua.VariantType.UInt16,
          ua.VariantType.Int32, ua.VariantType.UInt32, ua.VariantType.Int64, ua.VariantType.UInt64}
@@ -45,7 +63,8 @@ def variant_type(value_type: str) -> ua.VariantType:
     try:
         return _VARIANT_TYPES[value_type]
     except KeyError:
-        raise WriteError("BadTypeMismatch", f"no OPC UA type for valueType {value_type}") from None
+        raise WriteValueError("BadTypeMismatch", f"values of type {value_type} cannot be written (single values "
+                              "only: no arrays, LocalizedText or structures)") from None
 
 
 def to_variant(value: object, value_type: str) -> ua.Variant:
@@ -69,11 +88,24 @@ def to_variant(value: object, value_type: str) -> ua.Variant:
             if not isinstance(value, datetime):
                 raise TypeError("not a datetime")
             v = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        elif vt == ua.VariantType.ByteString:
+            if not isinstance(value, bytes | bytearray):
+                raise TypeError("not bytes")
+            v = bytes(value)
+        elif vt == ua.VariantType.StatusCode:
+            if isinstance(value, bool) or not isinstance(value, int | Decimal) or not 0 <= int(value) < 2**32:
+                raise TypeError("not a status code (an integer of 32 bits)")
+            v = ua.StatusCode(int(value))
+        elif vt in _FROM_TEXT:
+            if not isinstance(value, str):
+                raise TypeError("not a string")
+            v = _FROM_TEXT[vt](value)
         else:
             v = str(value)
         return ua.Variant(v, vt)
-    except (TypeError, ValueError, ArithmeticError) as e:
-        raise WriteError("BadTypeMismatch", f"{value!r} cannot be written as {vt.name} ({value_type}): {e}") from None
+    except (TypeError, ValueError, ArithmeticError, ua.UaError) as e:
+        raise WriteValueError("BadTypeMismatch", f"{value!r} cannot be written as {vt.name} ({value_type}): {e}") \
+            from None
 
 
 async def write_value(client: Client | None, node_id: ua.NodeId | None, value: object, value_type: str,

@@ -31,7 +31,8 @@ class ValueFastPath:
         self.repo = repo
         self._pattern = re.compile(re.escape(base_path) + r"/submodels/([^/]+)/submodel-elements/([^/]+)/\$value")
         # (encoded submodel id, idShortPath) -> element; the model's structure is fixed while the gateway
-        # runs (values change in place), so a resolved element stays valid
+        # runs (values change in place), so a resolved element stays valid; except below a point's list or
+        # structure collection, whose items follow the data: those are resolved every time
         self._cache: dict[tuple[str, str], model.SubmodelElement] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,9 +64,19 @@ class ValueFastPath:
             found = aas_paths.resolve(submodel, m.group(2))
         except Exception:
             return None
-        if len(self._cache) < _MAX_CACHE:
+        if len(self._cache) < _MAX_CACHE and not _below_dynamic(found):
             self._cache[key] = found
         return found
+
+
+def _below_dynamic(element: model.SubmodelElement) -> bool:
+    """Inside an array's list or a structure's collection, whose items come and go with the data."""
+    node = element.parent
+    while isinstance(node, model.SubmodelElement):
+        if getattr(node, "_live_dynamic", False):
+            return True
+        node = node.parent
+    return False
 
 
 def install(app: Any, repo: ModelRepository, base_path: str) -> None:

@@ -1,4 +1,4 @@
-"""History of a numeric Property over the REST API, independent of how the historian stores it.
+"""History of a point over the REST API, independent of how the historian stores it.
 
 The API knows submodels and idShortPaths, the historian knows point ids; the
 `HistoryBackend` protocol is the seam between them (the gateway adapts its
@@ -6,6 +6,7 @@ historian to it, tests use an in-memory fake).
 """
 
 # no `from __future__ import annotations`: FastAPI must see the dependency types defined inside the factories
+import base64
 import math
 import re
 import time
@@ -47,7 +48,9 @@ class HistoryBackend(Protocol):
 
 class HistorySample(BaseModel):
     timestamp: str = Field(description="xs:dateTime (UTC, Z) the sample is filed under: source, else server time")
-    value: Any = Field(description="The value as a native JSON value (number, boolean, string), null if bad")
+    value: Any = Field(description="The value as native JSON, as `$value` shows the element (number, boolean, "
+                       "string; an array, object or [{language: text}] for arrays, structures and "
+                       "LocalizedText; base64 for ByteString), null if bad")
     status: str = Field(description="'Good' or the OPC UA status code name")
     statusCode: int = Field(description="Numeric OPC UA status code (0 = Good)")
     sourceTimestamp: str | None = None
@@ -131,6 +134,8 @@ def parse_aggregates(text: str | None) -> tuple[str, ...]:
 def _json_value(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None  # JSON has no NaN/Infinity
+    if isinstance(v, bytes):  # a ByteString point (xs:base64Binary), as its ValueOnly form shows it
+        return base64.b64encode(v).decode("ascii")
     return v
 
 
@@ -183,7 +188,7 @@ def add_history_route(
 
     @router.get(
         "/submodel-elements/{idShortPath}/history",
-        summary="History of a numeric Property: raw samples, or aggregated buckets with `bucket`",
+        summary="History of a point: raw samples, or aggregated buckets (numeric points) with `bucket`",
         response_model=HistorySamples | HistoryBuckets,
         tags=tags,
         responses={400: {"description": "Invalid parameters"}, 404: {"description": "Not found or not historised"}},
@@ -196,14 +201,16 @@ def add_history_route(
         bucket: BucketParam = None,
         agg: AggParam = None,
     ) -> Response:
-        submodel, element, path = target
+        submodel, _element, path = target
         start_ns, end_ns = parse_time(start, "from"), parse_time(end, "to")
         bucket_ns, aggs = parse_bucket(bucket), parse_aggregates(agg)
         if start_ns is not None and end_ns is not None and end_ns < start_ns:
             raise BadRequest("'to' is before 'from'")
         if backend is None:
             raise NotFound("This server keeps no history")
-        point = backend.point_for(submodel.id, path) if isinstance(element, model.Property) else None
+        # any element that is a point (a Property, or the list, collection or multi-language property of an
+        # array, structure or text point); the elements inside those are not points of their own
+        point = backend.point_for(submodel.id, path)
         if point is None:
             raise NotFound(f"The element {path!r} is not historised")
         if bucket_ns is None:

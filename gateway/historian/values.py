@@ -5,8 +5,11 @@ aggregate them. What SQLite cannot hold natively is stored as text: lists and
 dicts as JSON, integers beyond 64 bits as decimal digits, datetimes as ISO
 8601. Reading uses the series' value type to undo that: booleans come back as
 bool, and text in a numeric or boolean series (which can only be such an
-encoded value) is JSON-decoded. In a text series (xs:string ...) a list comes
-back as its JSON text. SQLite stores a float NaN as NULL.
+encoded value) is JSON-decoded, as is every value of a series whose type holds
+JSON (arrays, LocalizedText, structures: `PointType.is_json`), so reading back
+gives the value that was stored. ByteString (xs:base64Binary) values are BLOBs
+and come back as bytes. In a text series (xs:string ...) a list comes back as
+its JSON text. SQLite stores a float NaN as NULL.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from aas_models.datatypes import NUMERIC_TYPES
+from aas_models.datatypes import NUMERIC_TYPES, parse_point_type
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -61,5 +64,11 @@ def decoder(value_type: str | None) -> Callable[[Any], Any] | None:
     if value_type == "xs:boolean":
         return _decode_bool
     if value_type in NUMERIC_TYPES:
+        return _decode_json
+    try:
+        is_json = value_type is not None and parse_point_type(value_type).is_json
+    except ValueError:  # a type this version does not know (a newer gateway's historian): as stored
+        return None
+    if is_json:
         return _decode_json
     return None

@@ -66,6 +66,7 @@ def test_model_structure(specs: list[AssetSpec]) -> None:
     assert imm.submodel("OperationalData").id == "urn:aas-gateway:demo:aas:IMM01:submodels:OperationalData"
 
     prop = imm.properties["IMM01/OperationalData/Barrel.Zone1.Temperature"]
+    assert isinstance(prop, model.Property)
     op = imm.submodel("OperationalData")
     assert op.get_referable(["Barrel", "Zone1", "Temperature"]) is prop
     assert prop.value_type is model.datatypes.Double

@@ -23,7 +23,9 @@ def _prop(vt: str) -> model.Property:
         global_asset_id="https://example.com/asset/M1",
         points=(PointSpec("M1/OperationalData/P", "OperationalData", "P", vt),),
     )
-    return build_asset(spec).properties["M1/OperationalData/P"]
+    prop = build_asset(spec).properties["M1/OperationalData/P"]
+    assert isinstance(prop, model.Property)
+    return prop
 
 
 def _q(prop: model.Property, name: str) -> object:

@@ -66,3 +66,31 @@ async def test_errors_fall_through_to_the_full_api(repo: ModelRepository) -> Non
     assert bad_id.status_code == 400 and set(bad_id.json()) == {"messages"}
     assert unknown_sm.status_code == 404
     assert post.status_code == 405 and set(post.json()) == {"messages"}
+
+
+async def test_items_of_lists_and_structures_are_never_served_stale() -> None:
+    """A point's list follows the data's length and a structure's children follow its fields: no caching there."""
+    from urllib.parse import quote
+
+    from aas_models import live
+    from aas_models.datatypes import coercer
+    from aas_models.environment import build_repository
+    from aas_models.spec import AssetSpec, PointSpec
+
+    points = (PointSpec("M/OperationalData/L", "OperationalData", "L", "xs:double[]"),
+              PointSpec("M/OperationalData/S", "OperationalData", "S", "Structure"))
+    repo, models = build_repository([AssetSpec("urn:t:aas:M", "M", "urn:t:asset:M", points)])
+    lst, struct = models["M"].properties["M/OperationalData/L"], models["M"].properties["M/OperationalData/S"]
+    app = create_app(repo, access=AccessPolicy.open_for_tests())
+    base = f"/api/v3.0/submodels/{_b64('urn:t:aas:M:submodels:OperationalData')}/submodel-elements"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        live.set_live_value(lst, [1.0, 2.0, 3.0], 1, 0)
+        live.set_live_value(struct, coercer("Structure")({"a": 1}), 1, 0)
+        assert (await c.get(f"{base}/{quote('L[2]')}/$value")).json() == 3.0
+        assert (await c.get(f"{base}/S.a/$value")).json() == {"a": 1}
+        live.set_live_value(lst, [4.0], 2, 0)
+        live.set_live_value(struct, coercer("Structure")({"a": "now a string"}), 2, 0)
+        assert (await c.get(f"{base}/{quote('L[2]')}/$value")).status_code == 404
+        assert (await c.get(f"{base}/{quote('L[0]')}/$value")).json() == 4.0
+        assert (await c.get(f"{base}/S.a/$value")).json() == {"a": "now a string"}
+        assert (await c.get(f"{base}/L/$value")).json() == {"L": [4.0]}

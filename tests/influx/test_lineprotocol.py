@@ -186,3 +186,26 @@ def test_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("Wed, 01 May 2024 07:00:00 GMT", now) == 0.0
     assert parse_retry_after((now + timedelta(days=3)).strftime("%a, %d %b %Y %H:%M:%S GMT"), now) == 3600.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+
+
+RICH = {m.point_id: m for m in [
+    meta("Trend", "xs:double[]"), meta("Tool", "Structure"), meta("Label", "LocalizedText"),
+    meta("Any", "Variant"), meta("Blob", "xs:base64Binary"), meta("Code", "StatusCode"), meta("Id", "NodeId"),
+]}
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), [
+    ("Trend", [1.5, "NaN", 2.0], r'value="[1.5,\"NaN\",2.0]",status=0i'),
+    ("Trend", [], 'value="[]",status=0i'),
+    ("Tool", {"Id": 7, "Name": "Fräser"}, r'value="{\"Id\":7,\"Name\":\"Fräser\"}",status=0i'),
+    ("Label", [{"de": "Bereit"}], r'value="[{\"de\":\"Bereit\"}]",status=0i'),
+    ("Any", {"Type": "Double", "Value": 1.5}, r'value="{\"Type\":\"Double\",\"Value\":1.5}",status=0i'),
+    ("Any", {"Type": "String", "Value": "x"}, r'value="{\"Type\":\"String\",\"Value\":\"x\"}",status=0i'),
+    ("Blob", b"\x00\x01\xfe", 'value="AAH+",status=0i'),  # base64, never b'...' text
+    ("Code", 0x80340000, "value=2150891520i,status=0i"),
+    ("Id", 'ns=2;s=Line"A"', r'value="ns=2;s=Line\"A\"",status=0i'),
+])
+def test_rich_types_have_one_field_type_per_series(path: str, value: object, expected: str) -> None:
+    """Arrays, structures, LocalizedText and Variants are always a JSON string field, whatever the shape."""
+    e = LineEncoder("aas", ("path",), "ms", RICH)
+    assert fields(e.encode(Sample(f"CNC01/OperationalData/{path}", value, TS, None, TS, GOOD))) == expected

@@ -141,3 +141,17 @@ def test_a_point_needs_a_topic() -> None:
     cfg = MqttSourceConfig(broker=BrokerConfig(host="h"))
     with pytest.raises(ValueError, match="names no topic"):
         MqttSource("s", cfg, [MqttPointSpec("p", None, "/x")])
+
+
+async def test_array_and_structure_points_take_json_arrays_and_objects(broker: Broker, running: Any) -> None:
+    """A point typed Double[] or Structure gets the JSON as it is (the pipeline maps it); others refuse it."""
+    points = [MqttPointSpec("S1/Env/Values", None, "/values", structured=True),
+              MqttPointSpec("S1/Env/Meta", None, "/meta", structured=True),
+              MqttPointSpec("S1/Env/Scalar", None, "/meta")]
+    _src, out = await running(broker.port, points)
+    await asyncio.to_thread(publish, broker.port, [
+        ("sensors/s1", json.dumps({"values": [1.5, 2.5], "meta": {"id": 7, "tags": ["a"]}}))])
+    await wait_for(lambda: len(out.samples) == 3, 10, message="three samples")
+    assert [(s.value, s.status) for s in out.of("S1/Env/Values")] == [([1.5, 2.5], st.GOOD)]
+    assert [(s.value, s.status) for s in out.of("S1/Env/Meta")] == [({"id": 7, "tags": ["a"]}, st.GOOD)]
+    assert [(s.value, s.status) for s in out.of("S1/Env/Scalar")] == [(None, st.BAD_TYPE_MISMATCH)]

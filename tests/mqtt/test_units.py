@@ -116,3 +116,17 @@ def test_config_rules() -> None:
         MqttSourceConfig(broker=b, topic="a/#/b")
     with pytest.raises(ValueError):
         MqttPointSpec("p", None, "temperature")
+
+
+def test_payload_of_rich_values_is_native_json() -> None:
+    """Arrays, structures and texts travel as the element's ValueOnly JSON; binary as base64."""
+    m = PointMeta(point_id="A/Op/T", asset="A", aas_id="urn:a", submodel="Op", path="T", value_type="Structure")
+    for value, expected in [
+        ({"Id": 7, "Offsets": [0.1, "NaN"], "Label": [{"de": "Fräser"}]},
+         {"Id": 7, "Offsets": [0.1, "NaN"], "Label": [{"de": "Fräser"}]}),
+        ([[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0, 4.0]]),
+        (b"\x00\xff", "AP8="),
+        ({"typeId": "ns=2;i=5", "body": "AQI="}, {"typeId": "ns=2;i=5", "body": "AQI="}),
+    ]:
+        body = json.loads(pl.point_payload(Record(1, Sample("A/Op/T", value, 1, None, 1, 0)), m, False))
+        assert body["value"] == expected

@@ -177,3 +177,35 @@ def test_jwks_url_must_be_https_except_on_this_host() -> None:
     assert key == "api.auth.jwt" and "https" in message
     for ok in ("https://idp.plant.example/certs", "http://127.0.0.1:8081/certs", "http://localhost/certs"):
         assert parse_config(jwt(ok), env={}).api.auth.jwt is not None
+
+
+@pytest.mark.parametrize(("given", "canonical"), [
+    ("Double", "xs:double"), ("bytestring", "xs:base64Binary"), ("GUID", "Guid"), ("NodeId", "NodeId"),
+    ("expandednodeid", "ExpandedNodeId"), ("StatusCode", "StatusCode"), ("QualifiedName", "QualifiedName"),
+    ("LocalizedText", "LocalizedText"), ("XmlElement", "XmlElement"), ("ExtensionObject", "Structure"),
+    ("DataValue", "DataValue"), ("BaseDataType", "Variant"), ("variant", "Variant"),
+    ("DiagnosticInfo", "DiagnosticInfo"), ("Double[]", "xs:double[]"), ("int32[][]", "xs:int[][]"),
+    ("LocalizedText[]", "LocalizedText[]"), ("Structure[]", "Structure[]"), ("xs:base64Binary", "xs:base64Binary"),
+])
+def test_every_built_in_type_name_is_accepted(given: str, canonical: str) -> None:
+    data = _minimal()
+    data["assets"][0]["points"][0]["type"] = given
+    assert parse_config(data, env={}).assets[0].points[0].type == canonical
+
+
+def test_unknown_type_lists_the_choices() -> None:
+    data = _minimal()
+    data["assets"][0]["points"][0]["type"] = "Double[2]"
+    ((key, message),) = _issues(data)
+    assert key == "assets[0].points[0].type"
+    assert "unknown data type 'Double[2]'" in message
+    for choice in ("xs:double", "ByteString", "LocalizedText", "ExtensionObject", "DiagnosticInfo", "Double[]"):
+        assert choice in message
+
+
+@pytest.mark.parametrize("type_name", ["Double[]", "LocalizedText", "Structure", "Variant"])
+def test_only_single_values_can_be_writable(type_name: str) -> None:
+    data = _minimal()
+    data["assets"][0]["points"][0].update(type=type_name, writable=True)
+    ((key, message),) = _issues(data)
+    assert key == "assets[0].points[0].writable" and "cannot be written" in message

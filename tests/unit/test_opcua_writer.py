@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from asyncua import ua
 
-from connectors.base import WriteError
+from connectors.base import WriteError, WriteValueError
 from connectors.opcua.writer import to_variant, write_value
 
 
@@ -44,3 +45,30 @@ async def test_no_session_is_not_connected() -> None:
     with pytest.raises(WriteError) as e:
         await write_value(None, ua.NodeId(1, 2), 1.0, "xs:double", 1.0)
     assert e.value.status == "BadNotConnected"
+
+
+@pytest.mark.parametrize(("value", "value_type", "vt", "expected"), [
+    ("ns=2;s=Line.Speed", "NodeId", ua.VariantType.NodeId, ua.NodeId("Line.Speed", 2)),
+    ("nsu=urn:x;i=5", "ExpandedNodeId", ua.VariantType.ExpandedNodeId,
+     ua.ExpandedNodeId(5, 0, NamespaceUri="urn:x")),
+    ("2:Tool", "QualifiedName", ua.VariantType.QualifiedName, ua.QualifiedName("Tool", 2)),
+    ("72962b91-fa75-4ae6-8d28-b404dc7daf63", "Guid", ua.VariantType.Guid,
+     uuid.UUID("72962b91-fa75-4ae6-8d28-b404dc7daf63")),
+    ("<a/>", "XmlElement", ua.VariantType.XmlElement, ua.XmlElement("<a/>")),
+    (0x80340000, "StatusCode", ua.VariantType.StatusCode, ua.StatusCode(0x80340000)),
+    (b"\x00\x01", "xs:base64Binary", ua.VariantType.ByteString, b"\x00\x01"),
+])
+def test_opcua_text_types_are_written_in_their_own_type(value: object, value_type: str, vt: ua.VariantType,
+                                                        expected: object) -> None:
+    v = to_variant(value, value_type)
+    assert (v.VariantType, v.Value) == (vt, expected)
+
+
+@pytest.mark.parametrize(("value", "value_type"), [
+    ("not a node id", "NodeId"), ("zz", "Guid"), (-1, "StatusCode"), ("x", "xs:base64Binary"),
+    ([1.0], "xs:double[]"), ({"a": 1}, "Structure"), ("x", "LocalizedText"),
+])
+def test_values_that_cannot_be_sent_are_refused_before_sending(value: object, value_type: str) -> None:
+    with pytest.raises(WriteValueError) as e:
+        to_variant(value, value_type)
+    assert e.value.status == "BadTypeMismatch"
