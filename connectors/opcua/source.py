@@ -29,7 +29,8 @@ from connectors.opcua.poller import PollGroup
 from connectors.opcua.security import SecurityError, explain_refusal, secure_client, set_identity
 from connectors.opcua.state import PointState
 from connectors.opcua.subscription import SubscriptionEngine
-from connectors.sample import Sample, now_ns
+from connectors.ratelimit import RateLimitedLog
+from connectors.sample import Sample, flag_names, now_ns
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class OpcUaSource:
         self.poll_groups: list[PollGroup] = []
         self.limits = ServerLimits()
         self._connected = asyncio.Event()
+        self._flag_log = RateLimitedLog(log)
         if cfg.security.policy == "None":
             log.warning("%s: OPC UA security is None for %s: traffic is neither signed nor encrypted "
                         "(chosen explicitly in the configuration)", name, cfg.endpoint)
@@ -225,6 +227,8 @@ class OpcUaSource:
     async def _deliver(self, samples: list[Sample]) -> None:
         by_id = self._by_id
         last = 0
+        flagged: Sample | None = None
+        n_flagged = 0
         for s in samples:
             p = by_id[s.point]
             h = p.health
@@ -232,7 +236,16 @@ class OpcUaSource:
             h.last_sample_ns = last = s.received_ts
             h.error = None
             p.last_key = (s.value, s.status, s.source_ts)
+            if s.flags:
+                flagged = s
+                n_flagged += 1
         self._health.last_sample_ns = last
+        if flagged is not None:
+            self._flag_log.warning(
+                "timestamps", "%s: %s sends timestamps that are no time (OPC UA's null DateTime, before 1970, or "
+                "over a year ahead); those samples are kept without them and flagged (latest: %s %s)",
+                self.name, self.cfg.endpoint, flagged.point, "+".join(flag_names(flagged.flags)), count=n_flagged)
+        self._flag_log.flush()
         assert self._emit is not None
         await self._emit(samples)
 

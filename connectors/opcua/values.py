@@ -15,7 +15,7 @@ from typing import Any
 
 from asyncua import ua
 
-from connectors.sample import Sample, datetime_to_ns
+from connectors.sample import FLAG_SERVER_TS_INVALID, FLAG_SOURCE_TS_INVALID, Sample, timestamp_ns
 
 _PLAIN = (bool, int, float, str, bytes, datetime)
 
@@ -41,11 +41,22 @@ def plain_value(v: Any) -> Any:
 
 
 def to_sample(point: str, dv: ua.DataValue, received_ns: int) -> Sample:
-    """One DataValue as a Sample; a bad status carries no value (OPC UA Part 4, 7.7.1)."""
+    """One DataValue as a Sample; a bad status carries no value (OPC UA Part 4, 7.7.1).
+
+    A timestamp that is no time (OPC UA's null DateTime, before 1970, far future: see
+    connectors.sample.plausible_ns) becomes absent and the sample is flagged; the value is kept.
+    """
     sc = dv.StatusCode
     status = 0 if sc is None else sc.value
     value = None
     if not (status & 0x80000000) and dv.Value is not None:
         value = plain_value(dv.Value.Value)
-    return Sample(point, value, datetime_to_ns(dv.SourceTimestamp), datetime_to_ns(dv.ServerTimestamp),
-                  received_ns, status)
+    flags = 0
+    src_dt, srv_dt = dv.SourceTimestamp, dv.ServerTimestamp
+    src = timestamp_ns(src_dt, received_ns)
+    if src is None and src_dt is not None:
+        flags = FLAG_SOURCE_TS_INVALID
+    srv = timestamp_ns(srv_dt, received_ns)
+    if srv is None and srv_dt is not None:
+        flags |= FLAG_SERVER_TS_INVALID
+    return Sample(point, value, src, srv, received_ns, status, flags)
