@@ -239,6 +239,13 @@ class ForwarderConfig(_Strict):
     historical_after_s: float = Field(10.0, gt=0, description="samples sent later than this are flagged replays")
     sink: Annotated[InfluxConfig | MqttPublisherConfig, Field(discriminator="type")]
 
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, v: str) -> str:
+        if v == "historian":  # dead_letters.forwarder = 'historian' holds what the historian itself refused
+            raise ValueError("'historian' is reserved (it names the historian's own dead letters); pick another name")
+        return v
+
 
 class GatewayConfig(_Strict):
     gateway: GatewayIdentity = GatewayIdentity()
