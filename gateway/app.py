@@ -236,7 +236,7 @@ class Gateway:
     async def _watch_sources(self) -> None:
         """Once a second: source health into the status submodels and the connection gauge."""
         while True:
-            refresh_status(self.models, self.sources)
+            refresh_status(self.models, self.sources, self.historian.counts)
             for h in self.health():
                 self._g_state.labels(h.name, h.endpoint).set(_STATE_VALUES.get(h.state, 0))
             await asyncio.sleep(1)
@@ -253,8 +253,10 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
-        refresh_status(self.models, self.sources)  # sources are stopped now: show it in the model too
         await self.historian.close()
+        self.pipeline.flush_log()
+        # sources are stopped and the historian flushed: the model says so too
+        refresh_status(self.models, self.sources, self.historian.counts)
         self.audit.close()
         log.info("gateway stopped; historian flushed and closed")
 

@@ -89,6 +89,7 @@ class WriteCounts:
     committed: int = 0
     dead_lettered: int = 0
     lost: int = 0
+    last_refusal: str | None = None  # "<UTC time> <point>: <reason>" of the latest refused sample
 
 
 @dataclass(frozen=True, slots=True)

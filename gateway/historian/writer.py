@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
 
 from connectors.ratelimit import RateLimitedLog
-from connectors.sample import now_ns
+from connectors.sample import now_ns, ns_to_iso
 from gateway.historian.metrics import HistorianMetrics
 from gateway.historian.records import Refusals, SeriesInfo, WriteCounts
 from gateway.historian.values import dead_letter_value
@@ -68,13 +68,14 @@ def _cause(e: BaseException) -> str:
 
 
 class _Counts:
-    __slots__ = ("committed", "dead_lettered", "lost")
+    __slots__ = ("committed", "dead_lettered", "last_refusal", "lost")
 
     def __init__(self) -> None:
         self.committed = self.dead_lettered = self.lost = 0
+        self.last_refusal: str | None = None
 
     def freeze(self) -> WriteCounts:
-        return WriteCounts(self.committed, self.dead_lettered, self.lost)
+        return WriteCounts(self.committed, self.dead_lettered, self.lost, self.last_refusal)
 
 
 class BatchWriter:
@@ -331,11 +332,19 @@ class BatchWriter:
         lost_by_series = Counter(map(_SERIES, lost))
         dead_by_series = Counter(row[0] for row, _ in refused)
         dead_by_series.subtract(lost_by_series)
+        when = ns_to_iso(now_ns())
         with self._cv:
             self._refusals.append((time.monotonic(), len(refused), f"{type(last_err).__name__}: {last_err}",
                                    self._point(last_row[0])[0]))
             self._account(dead_by_series.items(), "dead_lettered")
             self._account(lost_by_series.items(), "lost")
+            for row, err in refused:
+                point, asset = self._point(row[0])
+                text = f"{when} {point}: {type(err).__name__}: {err}"
+                self._total.last_refusal = text
+                c = self._by_asset.get(asset)
+                if c is not None:  # made by _account above
+                    c.last_refusal = text
 
     def _account(self, by_series: Iterable[tuple[int, int]], field: str) -> None:
         """Add per-series row counts to the total and to their assets' counts (caller holds _cv)."""
