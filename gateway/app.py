@@ -130,7 +130,9 @@ class Gateway:
         self.repository, self.models = build_model(cfg, self._history_url(cfg.api.port))
         live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
         self.pipeline.add_sink(LiveModelSink(live))
-        self.pki = Pki(cfg.pki.beside(cfg.historian.path))  # creates nothing until a secured source connects
+        # creates nothing until a secured source connects; its refusals print a `pki trust` command naming
+        # the folder and the audit file, which works as printed without this config
+        self.pki = Pki(cfg.pki.beside(cfg.historian.path), audit_file=cfg.audit.beside(cfg.historian.path).path)
         self.sources: dict[str, Source] = {a.id_short: build_source(a, self.pki) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
         self.audit = AuditLog(cfg.audit.beside(cfg.historian.path))
