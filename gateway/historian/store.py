@@ -74,6 +74,21 @@ GROUP BY bucket ORDER BY bucket
 """
 
 
+def _storable(ts: Any) -> bool:
+    return type(ts) is int and _I64_MIN <= ts <= _I64_MAX
+
+
+def _storable_times(src: Any, srv: Any, rcv: Any, flags: int) -> tuple[int | None, int | None, int, int]:
+    """Timestamps SQLite cannot hold as an INTEGER become absent (flagged); a bad receive time, the clock's."""
+    if src is not None and not _storable(src):
+        src, flags = None, flags | FLAG_SOURCE_TS_INVALID
+    if srv is not None and not _storable(srv):
+        srv, flags = None, flags | FLAG_SERVER_TS_INVALID
+    if not _storable(rcv):
+        rcv, flags = wall_clock_ns(), flags | FLAG_RECEIVED_TS_INVALID
+    return src, srv, rcv, flags
+
+
 class UnknownPointError(LookupError):
     """A point id that was never registered with ``register_series``."""
 
@@ -313,12 +328,12 @@ class Historian:
             srv = s.server_ts
             rcv = s.received_ts
             flags = s.flags
-            if src is not None and not (type(src) is int and lo <= src <= hi):
-                src, flags = None, flags | FLAG_SOURCE_TS_INVALID
-            if srv is not None and not (type(srv) is int and lo <= srv <= hi):
-                srv, flags = None, flags | FLAG_SERVER_TS_INVALID
-            if not (type(rcv) is int and lo <= rcv <= hi):
-                rcv, flags = wall_clock_ns(), flags | FLAG_RECEIVED_TS_INVALID
+            try:
+                ok = (src is None or lo <= src <= hi) and (srv is None or lo <= srv <= hi) and lo <= rcv <= hi
+            except TypeError:
+                ok = False
+            if not ok:
+                src, srv, rcv, flags = _storable_times(src, srv, rcv, flags)
             ts = src if src is not None else (srv if srv is not None else rcv)
             add((sid, ts, v, s.status, src, srv, rcv, flags))
         return rows
