@@ -70,6 +70,14 @@ class StatusSubmodel:
         p["Connects"].value = connects
         p["LastError"].value = last_error
 
+    def update_storage(self, committed: int, dead_lettered: int, lost: int, last_refusal: str | None) -> None:
+        """What the historian made of this asset's samples since the gateway started."""
+        p = self.props
+        p["SamplesCommitted"].value = committed
+        p["SamplesDeadLettered"].value = dead_lettered
+        p["SamplesLost"].value = lost
+        p["LastRefusal"].value = last_refusal
+
 
 _STATUS_ELEMENTS: tuple[tuple[str, type, str], ...] = (
     ("Endpoint", model.datatypes.String, "Address of the data source (e.g. opc.tcp://host:4840/)"),
@@ -81,6 +89,12 @@ _STATUS_ELEMENTS: tuple[tuple[str, type, str], ...] = (
     ("Points", model.datatypes.Int, "Points configured for this asset"),
     ("Connects", model.datatypes.Int, "Successful connects since the gateway started"),
     ("LastError", model.datatypes.String, "Last connection or read error, if any"),
+    ("SamplesCommitted", model.datatypes.Long, "Samples of this asset committed to the historian since start"),
+    ("SamplesDeadLettered", model.datatypes.Long,
+     "Samples of this asset the historian refused since start; each is in its dead-letter table with the reason"),
+    ("SamplesLost", model.datatypes.Long,
+     "Samples of this asset neither stored nor dead-lettered since start (the log says which and why)"),
+    ("LastRefusal", model.datatypes.String, "Why the historian last refused a sample of this asset, if it did"),
 )
 
 
@@ -99,6 +113,9 @@ def _build_status(spec: AssetSpec) -> StatusSubmodel:
     props["BadPoints"].value = 0
     props["Points"].value = len(spec.points)
     props["Connects"].value = 0
+    props["SamplesCommitted"].value = 0
+    props["SamplesDeadLettered"].value = 0
+    props["SamplesLost"].value = 0
     sm = model.Submodel(
         ids.submodel_id(spec.id, "GatewayStatus"),
         submodel_element=props.values(),

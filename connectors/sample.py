@@ -30,6 +30,54 @@ def datetime_to_ns(dt: datetime | None) -> int | None:
     return ((dt - _EPOCH) // _ONE_US) * 1000
 
 
+# --- timestamps a connector can trust ------------------------------------------------------------------
+
+# A reading stamped more than this after it was received comes from a wrong clock (or is OPC UA's
+# "no end" DateTime, 9999-12-31), not from the future. One year: PLC clocks a few hours or days off
+# (unsynchronised, wrong zone) are kept as they are, since a correct value with a skewed time is still data.
+MAX_AHEAD_NS = 365 * 86400 * 10**9
+
+# Sample.flags: what the connector (or the historian) had to repair to keep a sample
+FLAG_SOURCE_TS_INVALID = 1  # the source sent a source timestamp that is no time (null, before 1970, far future)
+FLAG_SERVER_TS_INVALID = 2  # the same for the server timestamp
+FLAG_RECEIVED_TS_INVALID = 4  # the receive time was unusable and the historian replaced it with its own clock
+
+FLAG_NAMES: dict[int, str] = {
+    FLAG_SOURCE_TS_INVALID: "SourceTimestampInvalid",
+    FLAG_SERVER_TS_INVALID: "ServerTimestampInvalid",
+    FLAG_RECEIVED_TS_INVALID: "ReceivedTimestampInvalid",
+}
+
+
+def flag_names(flags: int) -> list[str]:
+    """The names of the bits set in `flags` (unknown bits as hex), lowest bit first."""
+    names = [name for bit, name in FLAG_NAMES.items() if flags & bit]
+    unknown = flags & ~sum(FLAG_NAMES)
+    if unknown:
+        names.append(f"0x{unknown:X}")
+    return names
+
+
+def plausible_ns(ns: int | None, received_ns: int) -> int | None:
+    """`ns` if it can be the time of a reading received at `received_ns`, else None (absent).
+
+    The rule every connector applies: after 1970-01-01T00:00:00Z (0, the Unix "null" time, and anything
+    before it is not a time a machine measured: OPC UA's null DateTime 1601-01-01 lands here) and at most
+    MAX_AHEAD_NS after it was received. A sample whose timestamp is dropped keeps its value and is flagged.
+    """
+    if ns is None or 0 < ns <= received_ns + MAX_AHEAD_NS:
+        return ns
+    return None
+
+
+def timestamp_ns(dt: datetime | None, received_ns: int) -> int | None:
+    """A protocol's datetime as epoch ns if plausible (see plausible_ns), else None: the one conversion
+    connectors use for the timestamps a peer sends."""
+    if dt is None:
+        return None
+    return plausible_ns(datetime_to_ns(dt), received_ns)
+
+
 def ns_to_datetime(ns: int) -> datetime:
     """Epoch nanoseconds to an aware UTC datetime (microsecond resolution)."""
     return _EPOCH + timedelta(microseconds=ns // 1000)
@@ -64,7 +112,9 @@ class Sample:
     ``point`` is the gateway-wide point id the connector was configured with
     (``"{asset}/{submodel}/{idShortPath}"``); ``status`` is an OPC UA status
     code (0 = Good) whatever the source protocol, so quality travels with the
-    value to every sink. ``value`` is None when the status is bad.
+    value to every sink. ``value`` is None when the status is bad. ``flags``
+    (FLAG_* bits) say which field was repaired on the way, e.g. a source
+    timestamp that was no time and is therefore absent: the sample is kept.
     """
 
     point: str
@@ -73,6 +123,7 @@ class Sample:
     server_ts: int | None
     received_ts: int
     status: int = 0
+    flags: int = 0
 
     @property
     def ts(self) -> int:

@@ -140,7 +140,9 @@ class Gateway:
         self.pipeline.add_sink(LiveModelSink(live))
         for producer in self.producers:  # after the historian and the live model: they see stored samples
             self.pipeline.add_sink(producer)
-        self.pki = Pki(cfg.pki.beside(cfg.historian.path))  # creates nothing until a secured source connects
+        # creates nothing until a secured source connects; its refusals print a `pki trust` command naming
+        # the folder and the audit file, which works as printed without this config
+        self.pki = Pki(cfg.pki.beside(cfg.historian.path), audit_file=cfg.audit.beside(cfg.historian.path).path)
         self.sources: dict[str, Source] = {a.id_short: build_source(a, self.pki) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
         self.audit = AuditLog(cfg.audit.beside(cfg.historian.path))
@@ -282,7 +284,7 @@ class Gateway:
     async def _watch_sources(self) -> None:
         """Once a second: source health into the status submodels and the connection gauge."""
         while True:
-            refresh_status(self.models, self.sources)
+            refresh_status(self.models, self.sources, self.historian.counts)
             for h in self.health():
                 self._g_state.labels(h.name, h.endpoint).set(_STATE_VALUES.get(h.state, 0))
             await asyncio.sleep(1)
@@ -299,8 +301,10 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
-        refresh_status(self.models, self.sources)  # sources are stopped now: show it in the model too
         await self.historian.close()
+        self.pipeline.flush_log()
+        # sources are stopped and the historian flushed: the model says so too
+        refresh_status(self.models, self.sources, self.historian.counts)
         self.audit.close()
         log.info("gateway stopped; historian flushed and closed")
 

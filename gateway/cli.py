@@ -37,8 +37,11 @@ async def run_gateway(cfg: GatewayConfig, stop: asyncio.Event, status_every_s: f
             try:
                 await asyncio.wait_for(stop.wait(), status_every_s or None)
             except TimeoutError:
-                print(f"--- {gw.historian.committed_this_session} samples stored since start in "
-                      f"{cfg.historian.path}", flush=True)
+                c = gw.historian.counts()
+                refused = (f"; {c.dead_lettered} refused (in its dead_letters table)" if c.dead_lettered else "") + (
+                    f"; {c.lost} LOST" if c.lost else "")
+                print(f"--- {c.committed} samples committed since start to {cfg.historian.path}{refused}",
+                      flush=True)
                 for line in gw.status_lines():
                     print("    " + line, flush=True)
         log.info("stopping...")

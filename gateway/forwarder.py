@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from connectors.backoff import Backoff
 from connectors.base import Sink, TransientError
 from connectors.batch import RecordBatch
+from connectors.ratelimit import RateLimitedLog
 from connectors.sample import now_ns
 from gateway.historian import Historian
 
@@ -76,6 +77,7 @@ class Forwarder:
         metrics = metrics or ForwarderMetrics()
         self._m_sent = metrics.sent.labels(name)
         self._m_dead = metrics.dead.labels(name)
+        self._dead_log = RateLimitedLog(log)  # a peer refusing every batch: one line a minute, with the count
         self._m_retries = metrics.retries.labels(name)
         self._m_lag = metrics.lag.labels(name)
 
@@ -133,8 +135,9 @@ class Forwarder:
             await self.historian.add_dead_letters(self.name, result.rejected)
             self.health.dead_letters += len(result.rejected)
             self._m_dead.inc(len(result.rejected))
-            log.error("forwarder %s: the peer refused %d sample(s) for good, filed as dead letters (first: %s)",
-                      self.name, len(result.rejected), result.rejected[0][1])
+            self._dead_log.error("dead letters", "forwarder %s: the peer refused samples for good, filed as dead "
+                                 "letters (latest: %s)", self.name, result.rejected[0][1], count=len(result.rejected))
+        self._dead_log.flush()
         await self.historian.set_cursor(self.name, records.last_seq)
         if self.health.state == "retrying":
             log.info("forwarder %s: peer reachable again after %d retries; catching up", self.name,

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from connectors import status as st
-from connectors.sample import now_ns, ns_to_iso
+from connectors.sample import flag_names, now_ns, ns_to_iso
 from gateway.config import ConfigError, HistorianSettings, load_config
 from gateway.historian import Historian, UnknownPointError
 
@@ -61,7 +61,8 @@ async def _show(db: Path, point: str | None, last: int, since_ns: int, bucket_ns
                 rows = await h.query(asset, submodel, path, start_ns=now_ns() - since_ns, limit=last,
                                      descending=True)
                 for r in reversed(rows):
-                    print(f"{ns_to_iso(r.ts):<28} {_text(r.value):<24} {_status(r.status)}")
+                    flags = f"  [{', '.join(flag_names(r.flags))}]" if r.flags else ""
+                    print(f"{ns_to_iso(r.ts):<28} {_text(r.value):<24} {_status(r.status)}{flags}")
         except UnknownPointError:
             print(f"unknown point {point!r}; run without a point to list them (asset/submodel/path)",
                   file=sys.stderr)

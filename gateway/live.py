@@ -3,12 +3,13 @@
 Every sample updates its point's element in place (value, source timestamp, quality)
 on the event loop, where the API handlers read it: no locks, no copies. The
 per-asset GatewayStatus submodel mirrors the connector's health once a second,
-so an MES sees data freshness and a lost connection through the AAS itself.
+so an MES sees data freshness and a lost connection through the AAS itself, and
+what the historian committed or refused of the asset's samples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from basyx.aas import model
 
@@ -16,6 +17,7 @@ from aas_models.builder import AssetModel
 from aas_models.live import set_live_value
 from connectors.base import Source, SourceHealth
 from connectors.sample import Sample
+from gateway.historian.records import WriteCounts
 
 
 class LiveModelSink:
@@ -37,11 +39,16 @@ def _show(m: AssetModel, h: SourceHealth) -> None:
                     bad_points=h.bad_points, connects=h.connects, last_error=h.last_error)
 
 
-def refresh_status(models: Mapping[str, AssetModel], sources: Mapping[str, Source]) -> None:
+def refresh_status(models: Mapping[str, AssetModel], sources: Mapping[str, Source],
+                   counts: Callable[[str], WriteCounts] | None = None) -> None:
+    """Source health, and (with `counts`, the historian's per-asset WriteCounts) storage, into each status submodel."""
     for name, m in models.items():
         source = sources.get(name)
         if source is not None:
             _show(m, source.health())
+        if counts is not None:
+            c = counts(name)
+            m.status.update_storage(c.committed, c.dead_lettered, c.lost, c.last_refusal)
 
 
 def follow_state_changes(models: Mapping[str, AssetModel], sources: Mapping[str, Source]) -> None:

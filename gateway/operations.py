@@ -1,7 +1,10 @@
 """Routes for the people who run the gateway: liveness, readiness and Prometheus metrics.
 
 They sit beside the AAS API (not under /api/v3.0): they are about the gateway
-process, not about assets.
+process, not about assets. Readiness is strict about data: the gateway is not
+ready (503) while its historian cannot write, or while it refused samples in the
+last REFUSAL_WINDOW_S (they are in the dead-letter table, but a probe, a load
+balancer or a monitoring check must notice); the body says why.
 """
 
 from __future__ import annotations
@@ -17,6 +20,35 @@ from connectors.base import ConnectionState
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
+REFUSAL_WINDOW_S = 300.0
+
+
+def readiness(gateway: Gateway) -> tuple[bool, dict[str, Any]]:
+    """(ready, body) of /health/ready."""
+    hist = gateway.historian
+    counts = hist.counts()
+    refused = hist.refusals(REFUSAL_WINDOW_S)
+    reasons = []
+    if not hist.healthy:
+        reasons.append(f"the historian cannot write ({hist.last_error}); {hist.pending_rows} samples are queued "
+                       "and retried")
+    if refused.count:
+        reasons.append(f"the historian refused {refused.count} sample(s) in the last {REFUSAL_WINDOW_S:.0f} s, "
+                       f"filed in its dead-letter table (forwarder 'historian'); the latest "
+                       f"{refused.seconds_ago or 0:.0f} s ago, {refused.last_point}: {refused.last_reason}")
+    sources = {h.name: h.state.value for h in gateway.health()}
+    body: dict[str, Any] = {
+        "status": "not-ready" if reasons else "ready",
+        "reasons": reasons,
+        "historian": {"healthy": hist.healthy, "pending": hist.pending_rows, "committed": counts.committed,
+                      "deadLettered": counts.dead_lettered, "lost": counts.lost, "refusedRecently": refused.count},
+        "sources": sources,
+        "connected": sum(1 for v in sources.values() if v == ConnectionState.CONNECTED.value),
+        "forwarders": {f.name: {"state": f.health.state, "lag": f.health.lag, "last_error": f.health.last_error}
+                       for f in gateway.forwarders},
+    }
+    return not reasons, body
+
 
 def add_operations_routes(app: FastAPI, gateway: Gateway) -> None:
     @app.get("/health/live", tags=["operations"], summary="Liveness: the process serves requests")
@@ -24,18 +56,11 @@ def add_operations_routes(app: FastAPI, gateway: Gateway) -> None:
         return {"status": "alive"}
 
     @app.get("/health/ready", tags=["operations"],
-             summary="Readiness: historian writing, sources and forwarders state (503 if the historian fails)")
+             summary="Readiness: 503 while the historian cannot write or refused samples in the last 5 minutes "
+                     "(`reasons` says which); historian counts, sources and forwarders state")
     async def ready() -> Response:
-        sources = {h.name: h.state.value for h in gateway.health()}
-        body: dict[str, Any] = {
-            "historian": {"healthy": gateway.historian.healthy, "pending": gateway.historian.pending_rows},
-            "sources": sources,
-            "connected": sum(1 for v in sources.values() if v == ConnectionState.CONNECTED.value),
-            "forwarders": {f.name: {"state": f.health.state, "lag": f.health.lag, "last_error": f.health.last_error}
-                           for f in gateway.forwarders},
-        }
-        return Response(json.dumps(body), status_code=200 if gateway.historian.healthy else 503,
-                        media_type="application/json")
+        ok, body = readiness(gateway)
+        return Response(json.dumps(body), status_code=200 if ok else 503, media_type="application/json")
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics() -> Response:

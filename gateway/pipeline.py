@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from aas_models.datatypes import coercer
 from connectors import status as st
+from connectors.ratelimit import RateLimitedLog
 from connectors.sample import Sample
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,11 @@ class Pipeline:
         self.points = {p.point_id: p for p in points}
         self._coerce: dict[str, Callable[[Any], Any]] = {p.point_id: coercer(p.value_type) for p in points}
         self._sinks: list[Sink] = []
-        self._type_errors: set[str] = set()
+        # one line per point per minute with a count; past 100 points at once the rest share one line
+        self._type_log = RateLimitedLog(log)
         registry = registry if registry is not None else CollectorRegistry()
-        self._m_samples = Counter("gateway_samples", "Samples routed by the pipeline", ["quality"],
+        self._m_samples = Counter("gateway_samples", "Samples received from the sources and routed to the sinks "
+                                  "(what was stored: gateway_historian_rows_written)", ["quality"],
                                   registry=registry)
         self._m_good = self._m_samples.labels("good")
         self._m_uncertain = self._m_samples.labels("uncertain")
@@ -87,13 +90,12 @@ class Pipeline:
                 else:
                     good -= 1
                 bad += 1
-                if s.point not in self._type_errors:
-                    self._type_errors.add(s.point)
-                    log.warning("point %s: value %r does not fit %s (%s); stored as BadTypeMismatch",
-                                s.point, s.value, self.points[s.point].value_type, e)
+                self._type_log.warning(s.point, "point %s: value %r does not fit %s (%s); stored as BadTypeMismatch",
+                                       s.point, s.value, self.points[s.point].value_type, e)
                 if not isinstance(samples, list):
                     samples = list(samples)
-                samples[i] = Sample(s.point, None, s.source_ts, s.server_ts, s.received_ts, st.BAD_TYPE_MISMATCH)
+                samples[i] = Sample(s.point, None, s.source_ts, s.server_ts, s.received_ts, st.BAD_TYPE_MISMATCH,
+                                    s.flags)
                 continue
             if v is not s.value:
                 s.value = v
@@ -103,5 +105,10 @@ class Pipeline:
         if bad:
             self._m_bad.inc(bad)
         self.samples_total += len(samples)
+        self._type_log.flush()
         for sink in self._sinks:
             await sink.put(samples)
+
+    def flush_log(self) -> None:
+        """Say the counts of repeated problems not yet logged (at shutdown)."""
+        self._type_log.flush(force=True)

@@ -47,6 +47,7 @@ from connectors.base import PointMeta, Record, SendResult, TransientError
 from connectors.batch import RecordBatch, as_batch
 from connectors.influx.config import InfluxConfig
 from connectors.influx.lineprotocol import LineEncoder
+from connectors.ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,7 @@ class InfluxSink:
         self.requests = 0
         self.retries = 0  # TransientErrors raised: each one means the forwarder retries the batch
         self.rejected = 0
+        self._rejected_log = RateLimitedLog(log)
         self.isolation_requests = 0
         self.last_error: str | None = None
 
@@ -258,8 +260,9 @@ class InfluxSink:
         if rejected:
             rejected.sort(key=lambda item: item[0].seq)
             self.rejected += len(rejected)
-            log.warning("InfluxDB sink %s: %d record(s) rejected, first: seq %d: %s",
-                        self.name, len(rejected), rejected[0][0].seq, rejected[0][1])
+            self._rejected_log.warning("rejected", "InfluxDB sink %s: records rejected (latest batch's first: seq %d: "
+                                       "%s)", self.name, rejected[0][0].seq, rejected[0][1], count=len(rejected))
+        self._rejected_log.flush()
         self.points_written += delivered
         return SendResult(delivered=delivered, rejected=rejected)
 

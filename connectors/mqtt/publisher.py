@@ -32,6 +32,7 @@ from connectors.mqtt import payload as pl
 from connectors.mqtt import topics
 from connectors.mqtt.client import GatewayClient, connect_async, describe_reason, make_client, reason_failed
 from connectors.mqtt.config import MqttPublisherConfig
+from connectors.ratelimit import RateLimitedLog
 from connectors.sample import now_ns
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class MqttPublisher:
     def __init__(self, name: str, cfg: MqttPublisherConfig, meta: Mapping[str, PointMeta], gateway_id: str) -> None:
         self.name = name
         self.cfg = cfg
+        self._refused_log = RateLimitedLog(log)
         self.gateway_id = gateway_id
         self._meta = dict(meta)
         prefix = cfg.topic_prefix
@@ -188,8 +190,9 @@ class MqttPublisher:
             else:
                 result.rejected.extend((r, f"broker refused {topic}: {describe_reason(rc)}") for r in recs)
         if refused:
-            log.warning("%s: %s refused %d message(s), e.g. %s", self.name, self.cfg.broker.url, len(refused),
-                        result.rejected[0][1])
+            self._refused_log.warning("refused", "%s: %s refused messages, e.g. %s", self.name, self.cfg.broker.url,
+                                      result.rejected[0][1], count=len(refused))
+        self._refused_log.flush()
         self._health.delivered += result.delivered
         self._health.rejected += len(result.rejected)
         return result

@@ -30,7 +30,8 @@ from connectors.base import ConnectionState, Emit, PointHealth, SourceHealth
 from connectors.mqtt.client import GatewayClient, connect_async, describe_reason, make_client, reason_failed
 from connectors.mqtt.config import MqttPointSpec, MqttSourceConfig
 from connectors.mqtt.jsonpointer import parse_pointer, resolve
-from connectors.sample import Sample, datetime_to_ns, now_ns
+from connectors.ratelimit import RateLimitedLog
+from connectors.sample import FLAG_SOURCE_TS_INVALID, Sample, datetime_to_ns, now_ns, plausible_ns
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class MqttSource:
         self._emit: Emit | None = None
         self._logged_error: str | None = None
         self._ts_warned = False
+        self._ts_log = RateLimitedLog(log)
         self.dropped = 0  # messages dropped because the pipeline fell behind by max_pending_messages
         self._dropped_logged = 0
 
@@ -225,6 +227,7 @@ class MqttSource:
             log.warning("%s: pipeline fell behind; dropped %d message(s) so far (max_pending_messages=%d)",
                         self.name, self.dropped, self.cfg.max_pending_messages)
             self._dropped_logged = self.dropped
+        self._ts_log.flush()
         if out:
             await self._deliver(out)
 
@@ -248,6 +251,13 @@ class MqttSource:
                 self._bad(p, BAD_DECODING_ERROR, f"message on {topic} is not JSON ({e})", received, out)
             return
         source_ts = self._timestamp(doc, topic)
+        flags = 0
+        if source_ts is not None and plausible_ns(source_ts, received) is None:
+            # a sensor without a set clock: the value is kept, filed under its receive time, and flagged
+            self._ts_log.warning("timestamp", "%s: message on %s has a timestamp that is no time (%d ns since "
+                                 "1970: before 1970 or over a year ahead); stored without it, flagged "
+                                 "SourceTimestampInvalid", self.name, topic, source_ts)
+            source_ts, flags = None, FLAG_SOURCE_TS_INVALID
         for p in points:
             try:
                 value = resolve(doc, p.tokens)
@@ -263,7 +273,7 @@ class MqttSource:
                 if p.health.status is not None and st.is_bad(p.health.status):
                     log.info("%s: point %s has values again (topic %s)", self.name, p.point_id, topic)
                     p.health.status = st.GOOD
-                out.append(Sample(p.point_id, value, source_ts, None, received, st.GOOD))
+                out.append(Sample(p.point_id, value, source_ts, None, received, st.GOOD, flags))
 
     def _timestamp(self, doc: Any, topic: str) -> int | None:
         """The payload's timestamp, or None (the sample then files under its receive time)."""

@@ -31,6 +31,7 @@ import ipaddress
 import os
 import re
 import secrets
+import shlex
 import socket
 import threading
 from collections.abc import Sequence
@@ -209,9 +210,10 @@ _Found = list[tuple[CertificateInfo, Path]]
 class Pki:
     """Own certificate plus trusted/rejected server certificates, all on disk (see the module doc)."""
 
-    def __init__(self, cfg: PkiConfig) -> None:
+    def __init__(self, cfg: PkiConfig, *, audit_file: Path | None = None) -> None:
         self.cfg = cfg
         self.path = Path(cfg.path)
+        self.audit_file = audit_file  # where `pki` changes are audited (named in the trust command printed)
         self.application_uri = cfg.application_uri or default_application_uri()
         # nothing is created here: a gateway with only security-None sources never needs a PKI folder
         self.cert_file = self.path / "own" / "cert.der"
@@ -220,6 +222,18 @@ class Pki:
         self.rejected_dir = self.path / "rejected"
         # several sources connect at once at startup: one of them generates, the others wait for it
         self._own_lock = threading.RLock()
+
+    def trust_command(self, thumbprint: str) -> str:
+        """The `aas-gateway pki trust` command for this folder, to run as printed from any directory.
+
+        It names the folder (absolute) rather than a config: whoever reads a refusal in a log knows no
+        config path, and the connector does not either. With the gateway's audit file the trust is
+        audited as one made with `pki -c CONFIG` would be.
+        """
+        args = ["aas-gateway", "pki", "--pki-dir", str(self.path.resolve())]
+        if self.audit_file is not None:
+            args += ["--audit-file", str(Path(self.audit_file).resolve())]
+        return shlex.join([*args, "trust", thumbprint])
 
     # --- own certificate -----------------------------------------------------------------
 

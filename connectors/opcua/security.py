@@ -165,7 +165,7 @@ def check_trust(pki: Pki | None, sec: SecurityConfig, endpoint: str, choice: Cho
     expired = "" if in_dates else f" It is outside its validity ({dates}), so no CA can vouch for it."
     raise UntrustedServerError(
         f"{endpoint}: server certificate is not trusted: {tp} ({subject}); stored as {info.file}.{expired} "
-        f"Trust it with: aas-gateway pki trust {tp}{hint}", tp)
+        f"Trust it with: {pki.trust_command(tp)}{hint}", tp)
 
 
 async def secure_client(client: Client, cfg: OpcUaSourceConfig, pki: Pki | None, source: str) -> Choice | None:

@@ -3,7 +3,10 @@
 The session lifecycle is ours (asyncua's own auto-reconnect is off): on any
 loss (server restart, network drop, session timeout, a failed service call)
 the whole session is torn down, every point is marked BadNotConnected, and a
-new session is built after an exponential backoff with jitter. Namespaces,
+new session is built after an exponential backoff with jitter, or as soon as a
+server that stopped accepting connections accepts one again (a TCP probe every
+0.5 s while backing off; see connectors.backoff.wait_for_peer): values resume
+about a second after a PLC restart, with still one session attempt per step. Namespaces,
 addresses and server limits are resolved afresh each time, because a
 restarted PLC may have changed them. A node that is missing affects only its
 own point, which is retried periodically while the rest keeps flowing.
@@ -15,11 +18,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlsplit
 
 from asyncua import Client, ua
 
 from connectors import status as st
-from connectors.backoff import Backoff
+from connectors.backoff import Backoff, tcp_reachable, wait_for_peer
 from connectors.base import ConnectionState, Emit, SourceHealth
 from connectors.opcua.config import OpcUaPointSpec, OpcUaSourceConfig
 from connectors.opcua.limits import ServerLimits, call_chunked, read_limits
@@ -31,7 +35,8 @@ from connectors.opcua.state import PointState
 from connectors.opcua.structures import StructureDecoder
 from connectors.opcua.subscription import SubscriptionEngine
 from connectors.opcua.values import converter
-from connectors.sample import Sample, now_ns
+from connectors.ratelimit import RateLimitedLog
+from connectors.sample import Sample, flag_names, now_ns
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,10 @@ class OpcUaSource:
         self.structures: StructureDecoder | None = None  # this session's structure definitions
         self.limits = ServerLimits()
         self._connected = asyncio.Event()
+        self._flag_log = RateLimitedLog(log)
+        url = urlsplit(cfg.endpoint)
+        self._host, self._port = url.hostname or "localhost", url.port or 4840
+        self.attempts = 0  # sessions tried (connects counts those that came up)
         if cfg.security.policy == "None":
             log.warning("%s: OPC UA security is None for %s: traffic is neither signed nor encrypted "
                         "(chosen explicitly in the configuration)", name, cfg.endpoint)
@@ -81,14 +90,19 @@ class OpcUaSource:
         try:
             while True:
                 self._set_state(ConnectionState.CONNECTING)
+                peer_down = False  # did the server stop accepting connections? (then it is probed)
                 try:
+                    self.attempts += 1
                     await self._session(backoff)
                 except* _ConnectionLost as eg:
                     self._note_error(f"connection lost: {eg.exceptions[0]}")
+                    peer_down = True
                 except* SecurityError as eg:
                     self._note_error(str(eg.exceptions[0]))  # already names endpoint, cause and remedy
                 except* (OSError, TimeoutError, ConnectionError, ua.UaError) as eg:
                     self._note_error(_describe(eg.exceptions[0]))
+                    # refused or unreachable; not a timeout (a hung server accepts connections: no early retry)
+                    peer_down = isinstance(eg.exceptions[0], OSError) and not isinstance(eg.exceptions[0], TimeoutError)
                 except* Exception as eg:
                     log.exception("%s: unexpected error", self.name, exc_info=eg.exceptions[0])
                     self._note_error(_describe(eg.exceptions[0]))
@@ -96,12 +110,17 @@ class OpcUaSource:
                 await self._mark_all(st.BAD_NOT_CONNECTED, "not connected")  # before the state: observers see both
                 self._set_state(ConnectionState.DISCONNECTED)
                 delay = backoff.next_delay()
-                log.warning("%s: no session with %s (%s); reconnecting in %.1f s (attempt %d)", self.name,
-                            self.cfg.endpoint, self._health.last_error, delay, backoff.attempts)
-                await asyncio.sleep(delay)
+                log.warning("%s: no session with %s (%s); reconnecting in %.1f s%s (attempt %d)", self.name,
+                            self.cfg.endpoint, self._health.last_error, delay,
+                            ", or as soon as it accepts connections again" if peer_down else "", backoff.attempts)
+                if await wait_for_peer(delay, self._reachable, down=peer_down):
+                    log.info("%s: %s accepts connections again; reconnecting now", self.name, self.cfg.endpoint)
         finally:
             self._connected.clear()
             self._set_state(ConnectionState.STOPPED)
+
+    async def _reachable(self) -> bool:
+        return await tcp_reachable(self._host, self._port, min(1.0, self.cfg.request_timeout_s))
 
     # --- session -------------------------------------------------------------------------
 
@@ -277,6 +296,8 @@ class OpcUaSource:
     async def _deliver(self, samples: list[Sample]) -> None:
         by_id = self._by_id
         last = 0
+        flagged: Sample | None = None
+        n_flagged = 0
         for s in samples:
             p = by_id[s.point]
             h = p.health
@@ -284,7 +305,16 @@ class OpcUaSource:
             h.last_sample_ns = last = s.received_ts
             h.error = None
             p.last_key = (s.value, s.status, s.source_ts)
+            if s.flags:
+                flagged = s
+                n_flagged += 1
         self._health.last_sample_ns = last
+        if flagged is not None:
+            self._flag_log.warning(
+                "timestamps", "%s: %s sends timestamps that are no time (OPC UA's null DateTime, before 1970, or "
+                "over a year ahead); those samples are kept without them and flagged (latest: %s %s)",
+                self.name, self.cfg.endpoint, flagged.point, "+".join(flag_names(flagged.flags)), count=n_flagged)
+        self._flag_log.flush()
         assert self._emit is not None
         await self._emit(samples)
 

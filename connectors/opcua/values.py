@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 from asyncua import ua
 from asyncua.ua.ua_binary import get_safe_type_hints
 
-from connectors.sample import Sample, datetime_to_ns
+from connectors.sample import FLAG_SERVER_TS_INVALID, FLAG_SOURCE_TS_INVALID, Sample, timestamp_ns
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,9 @@ def to_sample(point: str, dv: ua.DataValue, received_ns: int, convert: Convert |
     """One DataValue as a Sample; a bad status carries no value (OPC UA Part 4, 7.7.1).
 
     `convert` turns the Variant into the sample value (`converter`); an undecodable structure makes
-    the sample Uncertain, a value with no plain form makes it BadDataEncodingUnsupported.
+    the sample Uncertain, a value with no plain form makes it BadDataEncodingUnsupported. A timestamp
+    that is no time (OPC UA's null DateTime, before 1970, far future: see connectors.sample.plausible_ns)
+    becomes absent and the sample is flagged; the value is kept.
     """
     sc = dv.StatusCode
     status = 0 if sc is None else sc.value
@@ -233,5 +235,12 @@ def to_sample(point: str, dv: ua.DataValue, received_ns: int, convert: Convert |
             value, status = None, BAD_DATA_ENCODING_UNSUPPORTED
         if value.__class__ is OpaqueStructure and not status & 0xC0000000:
             status = UNCERTAIN  # kept whole, but nobody could read it
-    return Sample(point, value, datetime_to_ns(dv.SourceTimestamp), datetime_to_ns(dv.ServerTimestamp),
-                  received_ns, status)
+    flags = 0
+    src_dt, srv_dt = dv.SourceTimestamp, dv.ServerTimestamp
+    src = timestamp_ns(src_dt, received_ns)
+    if src is None and src_dt is not None:
+        flags = FLAG_SOURCE_TS_INVALID
+    srv = timestamp_ns(srv_dt, received_ns)
+    if srv is None and srv_dt is not None:
+        flags |= FLAG_SERVER_TS_INVALID
+    return Sample(point, value, src, srv, received_ns, status, flags)

@@ -11,6 +11,7 @@ import math
 import re
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Protocol
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from connectors import status as opc_status
-from connectors.sample import ns_to_iso
+from connectors.sample import flag_names, ns_to_iso
 from gateway.api.encoding import json_response
 from gateway.api.errors import BadRequest, NotFound
 from gateway.historian.records import Bucket, HistoryRow
@@ -55,6 +56,9 @@ class HistorySample(BaseModel):
     statusCode: int = Field(description="Numeric OPC UA status code (0 = Good)")
     sourceTimestamp: str | None = None
     serverTimestamp: str | None = None
+    flags: list[str] | None = Field(
+        None, description="Only when the gateway repaired the sample to keep it, e.g. 'SourceTimestampInvalid': "
+        "the source sent a timestamp that is no time (null, before 1970, over a year ahead), left out here")
 
 
 class HistorySamples(BaseModel):
@@ -136,7 +140,13 @@ def _json_value(v: Any) -> Any:
         return None  # JSON has no NaN/Infinity
     if isinstance(v, bytes):  # a ByteString point (xs:base64Binary), as its ValueOnly form shows it
         return base64.b64encode(v).decode("ascii")
-    return v
+    if isinstance(v, Decimal):  # xs:decimal: a number when one holds it exactly, else its digits as a string
+        if not v.is_finite():
+            return None
+        if v == v.to_integral_value():
+            return int(v)
+        return f if Decimal(f := float(v)) == v else str(v)
+    return v  # ints of any size are exact JSON numbers
 
 
 def _status(code: int) -> str:
@@ -144,7 +154,7 @@ def _status(code: int) -> str:
 
 
 def sample_dict(row: HistoryRow) -> dict[str, Any]:
-    return {
+    out = {
         "timestamp": ns_to_iso(row.ts),
         "value": _json_value(row.value),
         "status": _status(row.status),
@@ -152,6 +162,9 @@ def sample_dict(row: HistoryRow) -> dict[str, Any]:
         "sourceTimestamp": ns_to_iso(row.source_ts) if row.source_ts is not None else None,
         "serverTimestamp": ns_to_iso(row.server_ts) if row.server_ts is not None else None,
     }
+    if row.flags:
+        out["flags"] = flag_names(row.flags)
+    return out
 
 
 def bucket_dict(b: Bucket, aggs: tuple[str, ...]) -> dict[str, Any]:

@@ -27,7 +27,14 @@ class HistorianMetrics:
             "gateway_historian_write_errors", "Failed write attempts (the batch is retried)", registry=registry
         )
         self.rejected = Counter(
-            "gateway_historian_rejected_rows", "Samples SQLite refused to store (bad data), dropped", registry=registry
+            "gateway_historian_rejected_rows",
+            "Samples SQLite refused to store (bad data); each is in the dead_letters table with the reason",
+            registry=registry,
+        )
+        self.lost = Counter(
+            "gateway_historian_lost_rows",
+            "Samples neither stored nor dead-lettered (an unwritable file at shutdown, a refused dead letter)",
+            registry=registry,
         )
         self.retention_deleted = Counter(
             "gateway_historian_retention_deleted_rows",

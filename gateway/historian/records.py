@@ -28,6 +28,7 @@ class HistoryRow:
     source_ts: int | None
     server_ts: int | None
     recv_ts: int
+    flags: int = 0  # connectors.sample.FLAG_*: fields repaired to keep the sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +43,10 @@ class StoredSample:
     source_ts: int | None
     server_ts: int | None
     recv_ts: int
+    flags: int = 0
 
     def to_sample(self) -> Sample:
-        return Sample(self.point, self.value, self.source_ts, self.server_ts, self.recv_ts, self.status)
+        return Sample(self.point, self.value, self.source_ts, self.server_ts, self.recv_ts, self.status, self.flags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,32 @@ class HistorianStats:
     pending: int
     healthy: bool
     last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCounts:
+    """What became of the samples handed to the historian since it was opened (of one asset, or all).
+
+    ``committed`` are rows in ``samples``; ``dead_lettered`` were refused by SQLite and are rows in
+    ``dead_letters`` (forwarder 'historian') with the reason; ``lost`` are neither (only when even the
+    dead-letter row could not be written, or at a shutdown that had to give up on an unwritable file).
+    """
+
+    committed: int = 0
+    dead_lettered: int = 0
+    lost: int = 0
+    last_refusal: str | None = None  # "<UTC time> <point>: <reason>" of the latest refused sample
+
+
+@dataclass(frozen=True, slots=True)
+class Refusals:
+    """Samples the historian refused (dead-lettered or lost) within a recent window, and the latest reason."""
+
+    count: int
+    window_s: float
+    last_reason: str | None
+    last_point: str | None
+    seconds_ago: float | None
 
 
 @dataclass(slots=True)

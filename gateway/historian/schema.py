@@ -14,7 +14,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _CREATE_V1 = """
 CREATE TABLE series (
@@ -63,6 +63,14 @@ CREATE INDEX dead_letters_forwarder ON dead_letters (forwarder, id);
 """
 
 
+# v3: Sample.flags (connectors.sample.FLAG_*): which field was repaired to keep the sample, e.g. a source
+# timestamp that was no time and is stored as NULL. Adding a column with a constant default rewrites no row.
+# Since v3 the historian files samples it cannot store in dead_letters too (forwarder = 'historian', seq 0).
+_CREATE_V3 = """
+ALTER TABLE samples ADD COLUMN flags INTEGER NOT NULL DEFAULT 0
+"""
+
+
 def _execute_script(conn: sqlite3.Connection, script: str) -> None:
     for stmt in script.split(";"):
         if stmt.strip():
@@ -72,6 +80,7 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
 # MIGRATIONS[v] upgrades a version-v database to v + 1, inside the open transaction.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: lambda conn: _execute_script(conn, _CREATE_V2),
+    2: lambda conn: _execute_script(conn, _CREATE_V3),
 }
 
 

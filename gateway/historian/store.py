@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from connectors.base import Record
 from connectors.batch import BatchSeries, RecordBatch
-from connectors.sample import Sample
+from connectors.sample import FLAG_RECEIVED_TS_INVALID, FLAG_SERVER_TS_INVALID, FLAG_SOURCE_TS_INVALID, Sample
 from connectors.sample import now_ns as wall_clock_ns
 from gateway.config import HistorianSettings
 from gateway.historian import retention, schema
@@ -32,12 +32,14 @@ from gateway.historian.records import (
     Bucket,
     HistorianStats,
     HistoryRow,
+    Refusals,
     RetentionResult,
     SeriesInfo,
     StoredSample,
+    WriteCounts,
 )
 from gateway.historian.values import NATIVE, decoder, encode
-from gateway.historian.writer import BatchWriter, Row
+from gateway.historian.writer import DEAD_LETTER_FORWARDER, BatchWriter, Row
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,9 @@ CLOSE_TIMEOUT_S = 30.0
 
 _GOOD_MASK = 0xC0000000  # OPC UA severity bits: 0 = Good
 
-_ROW_COLS = "seq, ts, value, status, source_ts, server_ts, recv_ts"
+_ROW_COLS = "seq, ts, value, status, source_ts, server_ts, recv_ts, flags"
+_I64_MIN = -(2**63)
+_I64_MAX = 2**63 - 1
 
 # buckets are floor(ts / b) * b, also for ts before 1970 (SQLite's % truncates toward zero)
 _AGGREGATE = """
@@ -68,6 +72,21 @@ FROM (
 )
 GROUP BY bucket ORDER BY bucket
 """
+
+
+def _storable(ts: Any) -> bool:
+    return type(ts) is int and _I64_MIN <= ts <= _I64_MAX
+
+
+def _storable_times(src: Any, srv: Any, rcv: Any, flags: int) -> tuple[int | None, int | None, int, int]:
+    """Timestamps SQLite cannot hold as an INTEGER become absent (flagged); a bad receive time, the clock's."""
+    if src is not None and not _storable(src):
+        src, flags = None, flags | FLAG_SOURCE_TS_INVALID
+    if srv is not None and not _storable(srv):
+        srv, flags = None, flags | FLAG_SERVER_TS_INVALID
+    if not _storable(rcv):
+        rcv, flags = wall_clock_ns(), flags | FLAG_RECEIVED_TS_INVALID
+    return src, srv, rcv, flags
 
 
 class UnknownPointError(LookupError):
@@ -171,6 +190,7 @@ class Historian:
             commit_interval_s=self.settings.commit_interval_ms / 1000,
             metrics=self.metrics,
             on_progress=self._progress_from_thread,
+            series=self._series,
         )
         self._writer.start()
         self._retention_task = asyncio.create_task(self._retention_loop(), name="historian-retention")
@@ -201,7 +221,13 @@ class Historian:
         await asyncio.to_thread(self._writer.stop, CLOSE_TIMEOUT_S)
         self._progress()
         await self._close_pools()
-        log.info("historian closed (%d samples written in this session)", self._writer.done)
+        c = self._writer.counts()
+        if c.dead_lettered or c.lost:
+            log.warning("historian closed: %d samples committed in this session; %d refused and filed in "
+                        "dead_letters (forwarder '%s'), %d lost", c.committed, c.dead_lettered,
+                        DEAD_LETTER_FORWARDER, c.lost)
+        else:
+            log.info("historian closed: %d samples committed in this session", c.committed)
 
     async def _close_pools(self) -> None:
         for pool in (self._readers, self._maintenance):
@@ -279,9 +305,12 @@ class Historian:
         writer.put(rows)
 
     def _rows(self, samples: Sequence[Sample]) -> list[Row]:
-        # the gateway's hot path: keep it to one dict lookup and one tuple per sample
+        """Samples as rows SQLite can store. The gateway's hot path: one dict lookup and one tuple per sample,
+        plus the checks that keep a sample whose timestamp SQLite cannot hold (it becomes NULL and flagged:
+        connectors already drop implausible times, this catches what does not fit an INTEGER at all)."""
         ids = self._ids
         native = NATIVE
+        lo, hi = _I64_MIN, _I64_MAX
         rows: list[Row] = []
         add = rows.append
         for s in samples:
@@ -289,13 +318,24 @@ class Historian:
             if sid is None:
                 raise UnknownPointError(s.point)
             v = s.value
-            if type(v) not in native:
+            tv = type(v)
+            if tv is float:
+                if v != v:
+                    v = "NaN"  # SQLite would store NULL
+            elif tv not in native:
                 v = encode(v)
             src = s.source_ts
             srv = s.server_ts
             rcv = s.received_ts
+            flags = s.flags
+            try:
+                ok = (src is None or lo <= src <= hi) and (srv is None or lo <= srv <= hi) and lo <= rcv <= hi
+            except TypeError:
+                ok = False
+            if not ok:
+                src, srv, rcv, flags = _storable_times(src, srv, rcv, flags)
             ts = src if src is not None else (srv if srv is not None else rcv)
-            add((sid, ts, v, s.status, src, srv, rcv))
+            add((sid, ts, v, s.status, src, srv, rcv, flags))
         return rows
 
     async def flush(self) -> None:
@@ -349,7 +389,7 @@ class Historian:
         dec = self._decoders.get(sid)
         if dec is None:
             return [HistoryRow(*r) for r in rows]
-        return [HistoryRow(r[0], r[1], dec(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+        return [HistoryRow(r[0], r[1], dec(r[2]), r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
     async def query(
         self,
@@ -415,8 +455,18 @@ class Historian:
 
     @property
     def committed_this_session(self) -> int:
-        """Samples committed since open(): cheap, unlike count() (a table scan)."""
-        return self._writer.done if self._writer is not None else 0
+        """Samples committed (rows in ``samples``) since open(): cheap, unlike count() (a table scan)."""
+        return self.counts().committed
+
+    def counts(self, asset: str | None = None) -> WriteCounts:
+        """What became of the samples appended since open(): committed, dead-lettered, lost (of one asset)."""
+        return self._writer.counts(asset) if self._writer is not None else WriteCounts()
+
+    def refusals(self, window_s: float) -> Refusals:
+        """Samples refused (dead-lettered or lost) in the last window_s seconds, with the latest reason."""
+        if self._writer is None:
+            return Refusals(0, window_s, None, None, None)
+        return self._writer.refusals(window_s)
 
     async def stats(self) -> HistorianStats:
         path = str(self.settings.path)
@@ -441,7 +491,7 @@ class Historian:
     async def read_since(self, seq: int, limit: int) -> list[StoredSample]:
         """Committed samples with a seq greater than ``seq``, in seq order, at most limit."""
         sql = (
-            "SELECT seq, series, ts, value, status, source_ts, server_ts, recv_ts FROM samples "
+            "SELECT seq, series, ts, value, status, source_ts, server_ts, recv_ts, flags FROM samples "
             "WHERE seq > ? ORDER BY seq LIMIT ?"
         )
         rows = await self._read(lambda c: c.execute(sql, (seq, limit)).fetchall())
@@ -451,7 +501,7 @@ class Historian:
             dec = self._decoders.get(r[1])
             value = dec(r[3]) if dec is not None else r[3]
             point = info.point_id if info is not None else f"#{r[1]}"
-            out.append(StoredSample(r[0], point, r[2], value, r[4], r[5], r[6], r[7]))
+            out.append(StoredSample(r[0], point, r[2], value, r[4], r[5], r[6], r[7], r[8]))
         return out
 
     async def get_cursor(self, name: str) -> int | None:
@@ -514,7 +564,10 @@ class Historian:
         await self._read(lambda c: _write(c, sql, rows, many=True))
 
     async def dead_letters(self, forwarder: str | None = None, limit: int = 1000) -> list[tuple[Any, ...]]:
-        """(forwarder, seq, point, ts, value, status, reason) of refused samples, oldest first."""
+        """(forwarder, seq, point, ts, value, status, reason) of refused samples, oldest first.
+
+        Forwarder 'historian' (seq 0) holds the samples the historian itself could not store.
+        """
         sql = "SELECT forwarder, seq, point, ts, value, status, reason FROM dead_letters"
         params: tuple[Any, ...] = ()
         if forwarder is not None:

@@ -155,6 +155,9 @@ def test_forwarders_are_validated_with_key_paths() -> None:
     assert keys == {"forwarders[1].sink.url"}
     data["forwarders"][1]["sink"]["url"] = "http://other:8086"
     assert _issues(data, env={"TOKEN": "t"}) == [("forwarders[1].name", "'tsdb' is already used by forwarders[0]")]
+    data["forwarders"][1]["name"] = "historian"  # names the historian's own dead letters
+    ((key, message),) = _issues(data, env={"TOKEN": "t"})
+    assert key == "forwarders[1].name" and message.startswith("'historian' is reserved")
     data["forwarders"].pop()
     cfg = parse_config(data, env={"TOKEN": "secret-token"})
     assert "secret-token" not in repr(cfg)

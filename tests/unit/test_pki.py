@@ -194,3 +194,24 @@ def test_add_trusted_and_files_dropped_in_by_hand(tmp_path: Path) -> None:
 def test_unknown_certificate_error_names_the_thumbprint() -> None:
     err = UnknownCertificateError("ABC123")
     assert isinstance(err, KeyError) and "ABC123" in str(err)
+
+
+def test_the_printed_trust_command_works_with_awkward_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+
+    from gateway.cli import main as cli_main
+
+    monkeypatch.chdir(tmp_path)
+    folder = Path("data dir") / "pki's"  # relative, with a space and a quote
+    pki = Pki(PkiConfig(path=folder, application_uri=URI), audit_file=Path("data dir") / "audit.jsonl")
+    tp = pki.reject(server_cert("PLC 7")).thumbprint
+    command = pki.trust_command(tp)
+    argv = shlex.split(command)
+    assert argv[:3] == ["aas-gateway", "pki", "--pki-dir"] and Path(argv[3]).is_absolute() and argv[-1] == tp
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the folder is found from anywhere
+    assert cli_main(argv[1:]) == 0, capsys.readouterr().err
+    trusted = Pki(PkiConfig(path=tmp_path / folder, application_uri=URI)).list()
+    assert [i.state for i in trusted if i.thumbprint == tp] == ["trusted"]
+    assert tp in (tmp_path / "data dir" / "audit.jsonl").read_text()
