@@ -9,6 +9,7 @@ in the pipeline, so every sink sees the declared type.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "xs:nonNegativeInteger": (0, 2**64 - 1),
 }
 _FLOATS = {"xs:double", "xs:float", "xs:decimal"}
-_OTHERS = {"xs:boolean", "xs:string", "xs:dateTime", "xs:anyURI"}
+_OTHERS = {"xs:boolean", "xs:string", "xs:dateTime", "xs:anyURI", "xs:duration"}
 
 VALUE_TYPES: frozenset[str] = frozenset(_INT_RANGES) | _FLOATS | _OTHERS
 NUMERIC_TYPES: frozenset[str] = frozenset(_INT_RANGES) | _FLOATS
@@ -139,6 +140,41 @@ def _to_datetime(v: Any) -> str:
     raise TypeError(f"cannot convert {type(v).__name__} to xs:dateTime")
 
 
+# xs:duration (XML Schema 1.1): what IDTA 02066 uses for every time process variable
+_XS_DURATION = re.compile(r"-?P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?")
+
+
+def seconds_to_duration(seconds: float) -> str:
+    """Seconds as an xs:duration in hours, minutes and seconds (``PT7H30M``, ``PT0S``, ``-PT1.5S``)."""
+    if not math.isfinite(seconds):
+        raise ValueError(f"{seconds!r} is not a duration")
+    sign = "-" if seconds < 0 else ""
+    ms = round(abs(seconds) * 1000)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, frac = divmod(rest, 1000)
+    text = (f"{h}H" if h else "") + (f"{m}M" if m else "")
+    if frac:
+        text += f"{s}.{frac:03d}".rstrip("0") + "S"
+    elif s or not text:
+        text += f"{s}S"
+    return f"{sign}PT{text}"
+
+
+def _to_duration(v: Any) -> str:
+    """xs:duration values travel as their lexical form; a number is taken as seconds."""
+    if isinstance(v, bool):
+        raise TypeError("cannot convert bool to xs:duration")
+    if isinstance(v, int | float):
+        return seconds_to_duration(float(v))
+    if isinstance(v, str):
+        text = v.strip()
+        if not _XS_DURATION.fullmatch(text):
+            raise ValueError(f"{v!r} is not an xs:duration such as PT1H30M")
+        return text
+    raise TypeError(f"cannot convert {type(v).__name__} to xs:duration")
+
+
 def coercer(value_type: str) -> Callable[[Any], Any]:
     """The function that turns a raw reading into the python value of `value_type`.
 
@@ -155,4 +191,6 @@ def coercer(value_type: str) -> Callable[[Any], Any]:
         return _to_bool
     if vt == "xs:dateTime":
         return _to_datetime
+    if vt == "xs:duration":
+        return _to_duration
     return _to_str

@@ -39,6 +39,7 @@ STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "xs:string": st.text(),
     "xs:anyURI": st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126)),
     "xs:dateTime": st.datetimes(timezones=st.just(UTC)),
+    "xs:duration": st.integers(0, 10**7),  # seconds (the KPI engine's durations)
 }
 
 
