@@ -321,4 +321,7 @@ class Gateway:
             lines.append(f"{h.name:<10} {h.state.value:<12} {h.endpoint}  points={len(h.points)} "
                          f"bad={h.bad_points} last_sample={last}"
                          + (f"  error={h.last_error}" if h.state != ConnectionState.CONNECTED and h.last_error else ""))
+        for producer in self.producers:  # e.g. the KPI engine's OEE of the current shift
+            summary = getattr(producer, "summary", None)
+            lines.extend(summary() if callable(summary) else [])
         return lines

@@ -151,6 +151,17 @@ class StateConfig(_Strict):
     default_mode: Literal["None", "Maintenance", "Setup", "Processing"] = Field(
         "Processing", description="opc40001: mode assumed while neither the machine nor the operator says one")
 
+    @field_validator("map", mode="before")
+    @classmethod
+    def _keys(cls, v: object) -> object:
+        if isinstance(v, dict):
+            for k in v:
+                if isinstance(k, bool):
+                    raise ValueError(f"a state value read as the boolean {k}: YAML takes unquoted Off/On/Yes/No "
+                                     "for booleans; quote it, e.g. \"Off\": not_planned")
+            return {str(k): c for k, c in v.items()}  # numeric state codes (3: down) are fine
+        return v
+
     @model_validator(mode="after")
     def _shape(self) -> StateConfig:
         if self.preset == "opc40001":
