@@ -36,8 +36,8 @@ from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig, point_id
 from gateway.derived import Producer, build_producers
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
-from gateway.kpi import producer as _kpi_producer  # noqa: F401  (registers the KPI producer factory)
 from gateway.history_backend import HistorianBackend
+from gateway.kpi import producer as _kpi_producer  # noqa: F401  (registers the KPI producer factory)
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo

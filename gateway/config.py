@@ -450,9 +450,11 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> GatewayC
     elif not cfg.pki.path.is_absolute():
         cfg.pki.path = Path(path).resolve().parent / cfg.pki.path
     cfg.api.auth.resolve_paths(Path(path).resolve().parent)  # key file, JWKS file, TLS files alike
-    for a in cfg.assets:  # an IDTA 02067 calendar file named in a `kpi` block
+    for i, a in enumerate(cfg.assets):  # an IDTA 02067 calendar file named in a `kpi` block
         if a.kpi is not None:
-            a.kpi.resolve_paths(Path(path).resolve().parent)
+            problem = a.kpi.resolve_paths(Path(path).resolve().parent)
+            if problem:
+                raise ConfigError(file, [ConfigIssue(f"assets[{i}].kpi.{problem[0]}", problem[1])])
     if cfg.api.tls is not None:
         cfg.api.tls.resolve_paths(Path(path).resolve().parent)
     return cfg

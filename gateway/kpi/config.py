@@ -245,10 +245,20 @@ class KpiConfig(_Strict):
             refs["energy"] = self.energy
         return refs
 
-    def resolve_paths(self, base: Path) -> None:
-        if self.calendar.ical is not None and not Path(self.calendar.ical).is_absolute() \
-                and "BEGIN:VCALENDAR" not in self.calendar.ical:
-            self.calendar.ical = str(base / self.calendar.ical)
+    def resolve_paths(self, base: Path) -> tuple[str, str] | None:
+        """Make the calendar file relative to the config file and read it; (key, problem) if it is bad."""
+        ical = self.calendar.ical
+        if ical is None:
+            return None
+        if "BEGIN:VCALENDAR" not in ical and not Path(ical).is_absolute():
+            self.calendar.ical = ical = str(base / ical)
+        from gateway.kpi.ical import IcalError, load_calendar
+
+        try:
+            load_calendar(ical)
+        except IcalError as e:
+            return "calendar.ical", str(e)
+        return None
 
 
 def resolve_point(ref: str, asset: str) -> str:

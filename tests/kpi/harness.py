@@ -115,6 +115,12 @@ class Harness:
             if samples:
                 await self.pipeline.publish(samples)
 
+    async def step(self) -> None:
+        """One producer step at the current clock time."""
+        samples = self.producer.step(self.now)
+        if samples:
+            await self.pipeline.publish(samples)
+
     async def write(self, path: str, value: Any) -> None:
         await self.producer.write(self.kpi.kpi_point(path), value, self.kpi.kpi_points[path].value_type)
 
