@@ -57,9 +57,12 @@ async def _report(args: argparse.Namespace) -> int:
                 rows += await order_rows(k, h, start, end)
             else:
                 rows += await period_rows(k, h, args.period, start, end)
-    text = render(rows, args.format)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+    return _write(render(rows, args.format), args.out)
+
+
+def _write(text: str, out: str | None) -> int:
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return 0
