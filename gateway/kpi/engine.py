@@ -144,6 +144,44 @@ class AssetEngine:
                 self.restarts.append((last_alive, eff, received))
                 self.restarts.sort()
 
+    def feed_rows(self, point: str, rows: list[tuple[int, int, Any, int, int]]) -> None:
+        """`feed` for many (seq, ts, value, status, received) rows of one point in seq order (the recompute):
+        the same rule per row, with the per-point dispatch done once."""
+        route = self._route.get(point)
+        if route is None:
+            return
+        kind, target = route
+        if kind not in ("counter", "energy"):
+            for _, ts, value, status, received in rows:
+                self.feed(point, value, status, ts, received)
+            return
+        g, skew, n = self.grace_ns, self.skew_ns, self._n
+        if kind == "counter":
+            track, events = self.tracks[target], self.events[target]
+            for _, ts, value, status, received in rows:
+                n += 1
+                if ts - received > skew:
+                    self.skipped_ahead += 1
+                    continue
+                if status & _BAD_MASK or value is None:
+                    continue
+                d = track.update(float(value))
+                if d:
+                    lo = received - g
+                    events.add(received if ts > received else (ts if ts > lo else lo), n, d)
+        else:
+            res = self.res
+            for _, ts, value, status, received in rows:
+                n += 1
+                if ts - received > skew:
+                    self.skipped_ahead += 1
+                    continue
+                if status & _BAD_MASK or value is None:
+                    continue
+                lo = received - g
+                target.add(received if ts > received else (ts if ts > lo else lo), n, round(float(value) / res))
+        self._n = n
+
     # --- output -----------------------------------------------------------------------
 
     def _unknown_intervals(self) -> list[tuple[int, int]]:

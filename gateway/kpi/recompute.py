@@ -38,20 +38,20 @@ async def feed_from_historian(engine: AssetEngine, historian: Historian, start: 
     skew = engine.skew_ns
     n = 0
     for pid in sorted(engine.inputs.all()):
-        asset, submodel, path = split_point_id(pid)
         is_counter = pid in engine.inputs.counters.values()
         lo = (counters_from if is_counter and counters_from is not None else start) - skew
         try:
-            before = await historian.query(asset, submodel, path, end_ns=lo, limit=BEFORE_ROWS, descending=True)
-            rows = await historian.query(asset, submodel, path, start_ns=lo, end_ns=end + skew, limit=ROW_LIMIT)
+            before = await historian.raw_rows(pid, end_ns=lo, limit=BEFORE_ROWS, descending=True)
+            rows = await historian.raw_rows(pid, start_ns=lo, end_ns=end + skew, limit=ROW_LIMIT)
         except UnknownPointError:
             continue
-        rows = sorted([*before, *rows], key=lambda r: r.seq)
-        for r in rows:
-            if received_before is not None and r.recv_ts >= received_before:
-                continue
-            engine.feed(pid, r.value, r.status, r.ts, r.recv_ts)
-            n += 1
+        rows = before[::-1] + rows
+        if any(rows[i][0] > rows[i + 1][0] for i in range(len(rows) - 1)):
+            rows.sort()  # by seq: the order the live engine saw them in (source time went backwards)
+        if received_before is not None:
+            rows = [r for r in rows if r[4] < received_before]
+        engine.feed_rows(pid, rows)
+        n += len(rows)
     return n
 
 

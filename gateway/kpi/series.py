@@ -119,18 +119,20 @@ class Register:
     def add(self, eff: int, n: int, units: int) -> None:
         k = eff // SLOT_NS
         slot = self.slots.get(k)
-        item = (eff, n, units)
         if slot is None:
+            item = (eff, n, units)
             self.slots[k] = [item, item]
-            if not self.keys or self.keys[-1] < k:
-                self.keys.append(k)
+            keys = self.keys
+            if not keys or keys[-1] < k:
+                keys.append(k)
             else:
-                insort(self.keys, k)
+                insort(keys, k)
             return
-        if item < slot[0]:
-            slot[0] = item
-        if item > slot[1]:
-            slot[1] = item
+        first, last = slot
+        if eff < first[0] or (eff == first[0] and n < first[1]):
+            slot[0] = (eff, n, units)
+        if eff > last[0] or (eff == last[0] and n > last[1]):
+            slot[1] = (eff, n, units)
 
     def value_before(self, x: int) -> int | None:
         i = bisect_left(self.keys, -(-x // SLOT_NS)) - 1  # minutes starting before x
