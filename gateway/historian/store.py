@@ -399,6 +399,14 @@ class Historian:
             rows = [(r[0], r[1], dec(r[2]) if r[2] is not None else None, r[3], r[4]) for r in rows]
         return rows
 
+    def series_id(self, point_id: str) -> int:
+        """The `samples.series` key of a point (UnknownPointError if it was never registered)."""
+        return self._series_id(point_id)
+
+    async def select(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A read-only query on a reader connection, for code that aggregates in SQL (the KPI recompute)."""
+        return await self._read(lambda c: c.execute(sql, params).fetchall())
+
     async def aggregate(
         self, asset: str, submodel: str, path: str, start_ns: int, end_ns: int, bucket_ns: int
     ) -> list[Bucket]:

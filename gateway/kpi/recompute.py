@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from gateway.historian import Historian, UnknownPointError, split_point_id
 from gateway.kpi.asset import AssetKpi
+from gateway.kpi.bulk import bucket_for, feed_bulk
 from gateway.kpi.calendar import Window
 from gateway.kpi.engine import AssetEngine
 from gateway.kpi.formulas import NS, Totals
@@ -28,7 +29,8 @@ class PeriodResult:
 
 
 async def feed_from_historian(engine: AssetEngine, historian: Historian, start: int, end: int,
-                              counters_from: int | None = None, received_before: int | None = None) -> int:
+                              counters_from: int | None = None, received_before: int | None = None,
+                              skip: set[str] | None = None) -> int:
     """Feed the engine every input sample for [start, end), with the values in force at `start`.
 
     `counters_from` (<= start) reads counters from earlier (an order started before the window);
@@ -37,7 +39,7 @@ async def feed_from_historian(engine: AssetEngine, historian: Historian, start: 
     """
     skew = engine.skew_ns
     n = 0
-    for pid in sorted(engine.inputs.all()):
+    for pid in sorted(engine.inputs.all() - (skip or set())):
         is_counter = pid in engine.inputs.counters.values()
         lo = (counters_from if is_counter and counters_from is not None else start) - skew
         try:
@@ -66,7 +68,11 @@ async def recompute(kpi: AssetKpi, historian: Historian, kinds: Iterable[str], s
     engine = kpi.engine()
     lo = min(w.start for w in windows)
     hi = max(w.end for w in windows)
-    await feed_from_historian(engine, historian, lo, hi + engine.grace_ns)
+    fed: set[str] = set()
+    bucket = bucket_for([x for w in windows for x in (w.start, w.end)])
+    if bucket is not None and kpi.cfg.ideal_cycle_time_point is None:  # counters summed in SQLite (see bulk)
+        fed = await feed_bulk(engine, historian, lo, hi + engine.grace_ns, bucket)
+    await feed_from_historian(engine, historian, lo, hi + engine.grace_ns, skip=fed)
     return [PeriodResult(w, engine.totals(w, w.end)) for w in windows]
 
 
