@@ -79,13 +79,13 @@ async def feed_bulk(engine: AssetEngine, historian: Historian, start: int, end: 
                 engine._n += 1
                 events.add(k * bucket, engine._n, float(total))
         fed.add(pid)
-    pid = engine.inputs.energy
-    if pid is not None and engine.register is not None:
+    energy = engine.inputs.energy
+    if energy is not None and engine.register is not None:
         try:
-            sid = historian.series_id(pid)
+            sid = historian.series_id(energy)
         except UnknownPointError:
             return fed
-        before = await historian.raw_rows(pid, end_ns=lo, limit=50, descending=True)
+        before = await historian.raw_rows(energy, end_ns=lo, limit=50, descending=True)
         if any(min(r[4], max(r[1], r[4] - g)) >= lo for r in before):
             return set()
         res = engine.res
@@ -96,5 +96,5 @@ async def feed_bulk(engine: AssetEngine, historian: Historian, start: int, end: 
                                                       "skew": skew, "b": bucket})
         for eff, seq, v in rows:
             engine.register.add(eff, seq, round(float(v) / res))
-        fed.add(pid)
+        fed.add(energy)
     return fed

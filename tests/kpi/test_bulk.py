@@ -50,9 +50,9 @@ async def test_bulk_recompute_equals_the_per_sample_engine(tmp_path: Path, seed:
         slow_engine = h.kpi.engine()
         await feed_from_historian(slow_engine, h.historian, start, end + slow_engine.grace_ns)
         assert len(fast) == 2 + 16
-        for r in fast:
-            slow = kpis(slow_engine.totals(r.window, r.window.end))
-            assert kpis(r.totals) == slow, r.window
-        assert any(kpis(r.totals)["ProducedQuantity"] for r in fast)
+        for res in fast:
+            slow = kpis(slow_engine.totals(res.window, res.window.end))
+            assert kpis(res.totals) == slow, res.window
+        assert any(kpis(res.totals)["ProducedQuantity"] for res in fast)
     finally:
         await h.close()
