@@ -160,6 +160,41 @@ def _to_datetime(v: Any) -> str:
     raise TypeError(f"cannot convert {type(v).__name__} to xs:dateTime")
 
 
+# xs:duration (XML Schema 1.1): what IDTA 02066 uses for every time process variable
+_XS_DURATION = re.compile(r"-?P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?")
+
+
+def seconds_to_duration(seconds: float) -> str:
+    """Seconds as an xs:duration in hours, minutes and seconds (``PT7H30M``, ``PT0S``, ``-PT1.5S``)."""
+    if not math.isfinite(seconds):
+        raise ValueError(f"{seconds!r} is not a duration")
+    sign = "-" if seconds < 0 else ""
+    ms = round(abs(seconds) * 1000)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, frac = divmod(rest, 1000)
+    text = (f"{h}H" if h else "") + (f"{m}M" if m else "")
+    if frac:
+        text += f"{s}.{frac:03d}".rstrip("0") + "S"
+    elif s or not text:
+        text += f"{s}S"
+    return f"{sign}PT{text}"
+
+
+def _to_duration(v: Any) -> str:
+    """xs:duration values travel as their lexical form; a number is taken as seconds."""
+    if isinstance(v, bool):
+        raise TypeError("cannot convert bool to xs:duration")
+    if isinstance(v, int | float):
+        return seconds_to_duration(float(v))
+    if isinstance(v, str):
+        text = v.strip()
+        if not _XS_DURATION.fullmatch(text):
+            raise ValueError(f"{v!r} is not an xs:duration such as PT1H30M")
+        return text
+    raise TypeError(f"cannot convert {type(v).__name__} to xs:duration")
+
+
 def _scalar_coercer(scalar: str) -> Coercer:
     if scalar in INT_RANGES:
         lo, hi = INT_RANGES[scalar]
@@ -172,6 +207,8 @@ def _scalar_coercer(scalar: str) -> Coercer:
         return _to_bool
     if scalar == "xs:dateTime":
         return _to_datetime
+    if scalar == "xs:duration":
+        return _to_duration
     if scalar == "xs:base64Binary":
         return _to_bytes
     if scalar == "Guid":

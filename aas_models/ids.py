@@ -77,3 +77,17 @@ TS_UTC_TIME = f"{_TS}/UtcTime/1/1"
 TS_READ_RECORDS = f"{_TS}/ReadRecords/1/1"
 TS_TIMESPAN = f"{_TS}/Timespan/1/1"
 TS_AGGREGATION_METHOD = f"{_TS}/AggregationMethod/1/1"
+
+# --- IDTA 02066-1-0 Process Variables for Manufacturing KPIs (PVM) ---
+# The published template's own semanticId is a ModelReference to itself (a template); its spec
+# (Table 2) gives the instance's as the IRI, which is what an instance carries: an ExternalReference.
+PVM = "https://admin-shell.io/idta/SubmodelTemplate/ProcessVariablesForManufacturingKPICalculation/1/0"
+PVM_ID_SHORT = "ProcessVariablesForManufacturingKPICalculation"
+PVM_KEY = "https://admin-shell.io/idta/ProcessVariablesForManufacturingKPICalculation/key/1/0"
+PVM_CURRENT_VALUE = "https://admin-shell.io/idta/ProcessVariablesForManufacturingKPICalculation/currentValue/1/0"
+PVM_COMMENT = "https://admin-shell.io/idta/ProcessVariablesForManufacturingKPICalculation/comment/1/0"
+ISO22400 = "http://www.w3id.org/hsu-aut/ISO22400-2#"  # + class name in the ISO 22400-2 ontology
+
+# --- our KPI submodel (no IDTA template computes KPIs; ISO 22400-2 semantic ids where the ontology has them) ---
+KPI_SUBMODEL = f"{_GW}:submodel:ProductionKPIs:1:0"
+KPI_ELEMENT = f"{_GW}:ProductionKPIs:1:0:"  # + element idShort, where ISO 22400-2 has no class

@@ -115,10 +115,18 @@ def _to_decimal(v: Any) -> decimal.Decimal:
     return d
 
 
+def _parse_duration(v: Any) -> Any:
+    if isinstance(v, str):
+        return model.datatypes.from_xsd(v, model.datatypes.Duration)
+    return v
+
+
 def converter(value_type: type) -> Callable[[Any], Any] | None:
     """What turns a pipeline value into what BaSyx stores for `value_type`; None if BaSyx casts it itself."""
     if value_type is model.datatypes.DateTime:
         return _parse_datetime
+    if value_type is model.datatypes.Duration:
+        return _parse_duration
     if value_type is model.datatypes.Decimal:
         return _to_decimal
     return None

@@ -45,7 +45,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "xs:nonNegativeInteger": (0, 2**64 - 1),
 }
 FLOAT_TYPES = frozenset({"xs:double", "xs:float", "xs:decimal"})
-_OTHER_XS = frozenset({"xs:boolean", "xs:string", "xs:dateTime", "xs:anyURI", "xs:base64Binary"})
+_OTHER_XS = frozenset({"xs:boolean", "xs:string", "xs:dateTime", "xs:anyURI", "xs:base64Binary", "xs:duration"})
 
 VALUE_TYPES: frozenset[str] = frozenset(INT_RANGES) | FLOAT_TYPES | _OTHER_XS
 NUMERIC_TYPES: frozenset[str] = frozenset(INT_RANGES) | FLOAT_TYPES

@@ -38,6 +38,7 @@ from gateway.derived import Producer, build_producers
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
 from gateway.history_backend import HistorianBackend
+from gateway.kpi import producer as _kpi_producer  # noqa: F401  (registers the KPI producer factory)
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo
@@ -326,4 +327,7 @@ class Gateway:
             lines.append(f"{h.name:<10} {h.state.value:<12} {h.endpoint}  points={len(h.points)} "
                          f"bad={h.bad_points} last_sample={last}"
                          + (f"  error={h.last_error}" if h.state != ConnectionState.CONNECTED and h.last_error else ""))
+        for producer in self.producers:  # e.g. the KPI engine's OEE of the current shift
+            summary = getattr(producer, "summary", None)
+            lines.extend(summary() if callable(summary) else [])
         return lines

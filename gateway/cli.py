@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.apikey_cli import add_parser as add_apikey
     from gateway.audit_cli import add_parser as add_audit
     from gateway.history_cli import add_parser as add_history
+    from gateway.kpi.cli import add_parser as add_kpi
     from gateway.pki_cli import add_parser as add_pki
     from gateway.tls_cli import add_parser as add_tls
 
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_apikey(sub)
     add_audit(sub)
     add_tls(sub)
+    add_kpi(sub)
     return p
 
 

@@ -36,6 +36,7 @@ from connectors.opcua.pki import PkiConfig
 from gateway.audit import AuditConfig
 from gateway.auth.config import ApiAuthConfig, ApiTlsConfig, CorsConfig
 from gateway.config_yaml import gc_paused, load_yaml
+from gateway.kpi.config import KpiConfig, check_points
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PATH_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -206,6 +207,7 @@ class AssetConfig(_Strict):
     nameplate: NameplateConfig | None = None
     source: SourceConfig
     points: list[PointConfig] = Field(min_length=1)
+    kpi: KpiConfig | None = Field(None, description="ISO 22400 KPIs of this asset (gateway/kpi)")
 
     @field_validator("id_short")
     @classmethod
@@ -301,6 +303,12 @@ class GatewayConfig(_Strict):
                 if v in seen:
                     raise _KeyedError(f"assets[{i}].{attr}", f"{v!r} is already used by assets[{seen[v]}]")
                 seen[v] = i
+        return self
+
+    @model_validator(mode="after")
+    def _kpi_points(self) -> GatewayConfig:
+        for key, message in check_points(self):
+            raise _KeyedError(key, message)
         return self
 
     def point_ids(self) -> Iterable[str]:
@@ -425,9 +433,9 @@ def _pydantic_issues(err: ValidationError) -> list[ConfigIssue]:
             loc.append(part)
         key = format_loc(loc)
         ctx_err = (e.get("ctx") or {}).get("error")
-        if isinstance(ctx_err, _KeyedError):
-            key = f"{key}.{ctx_err.key}" if key else ctx_err.key
-            msg = ctx_err.message
+        if isinstance(ctx_err, ValueError) and isinstance(getattr(ctx_err, "key", None), str):  # _KeyedError & co
+            key = f"{key}.{ctx_err.key}" if key else ctx_err.key  # type: ignore[attr-defined]
+            msg = ctx_err.message  # type: ignore[attr-defined]
         else:
             msg = e["msg"]
             msg = msg.removeprefix("Value error, ")
@@ -483,6 +491,11 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> GatewayC
     elif not cfg.pki.path.is_absolute():
         cfg.pki.path = Path(path).resolve().parent / cfg.pki.path
     cfg.api.auth.resolve_paths(Path(path).resolve().parent)  # key file, JWKS file, TLS files alike
+    for i, a in enumerate(cfg.assets):  # an IDTA 02067 calendar file named in a `kpi` block
+        if a.kpi is not None:
+            problem = a.kpi.resolve_paths(Path(path).resolve().parent)
+            if problem:
+                raise ConfigError(file, [ConfigIssue(f"assets[{i}].kpi.{problem[0]}", problem[1])])
     if cfg.api.tls is not None:
         cfg.api.tls.resolve_paths(Path(path).resolve().parent)
     return cfg

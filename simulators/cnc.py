@@ -5,11 +5,18 @@ turns and the axes move; a part cycle follows the program's toolpath and bumps t
 cutting wears the tool in proportion to spindle load until tool life expires (alarm 4100). An
 optional simulated operator acknowledges alarms (and changes the expired tool) after a fixed
 simulated delay so unattended demos do not stall forever.
+
+For KPIs it also counts good and scrapped parts (a worn tool and the first part after a tool
+change make scrap bursts) and exposes the OPC 40001-1 Machinery building blocks: MachineryItemState
+and MachineryOperationMode (derived from the machine state), Identification, and operation
+counters. These draw from their own seeded random stream, so the machine's other values are the
+same sequences as before they were added.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +37,15 @@ from simulators.server import MachineServer, MethodError, MethodSpec, VarSpec
 S = MachineState
 TOOL_LIFE_ALARM = 4100
 RANDOM_ALARMS = [(2001, "Coolant level low"), (3005, "Axis Y following error"), (1502, "Door interlock open")]
+MB = "MachineryBuildingBlocks"  # OPC 40001-1 building blocks below the machine object
+# OPC 40001-1: MachineryItemState and MachineryOperationMode of each simulated state
+ITEM_STATE = {S.RUNNING: "Executing", S.SETUP: "Executing", S.IDLE: "NotExecuting", S.ALARM: "OutOfService",
+              S.OFF: "NotAvailable"}
+OPERATION_MODE = {S.RUNNING: "Processing", S.SETUP: "Setup", S.IDLE: "Processing", S.ALARM: "Processing",
+                  S.OFF: "None"}
+SCRAP_P = 0.01  # a sharp tool
+WORN_SCRAP_P = 0.35  # tool wear above WORN_AT: a scrap burst until the tool is changed
+WORN_AT = 85.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,14 @@ class CncMachine(MachineServer):
         self.load = FirstOrderLag(0.3, 0.0)
         self.coolant = FirstOrderLag(180.0, 21.0)
         self.axes = [400.0, 250.0, 200.0]
+        # KPI counters and OPC 40001 counters: their own random stream (see the module docstring)
+        self.kpi_rng = random.Random(f"{self.seed}:kpi")
+        self.good = MonotonicCounter(self.parts.value)
+        self.scrap = MonotonicCounter()
+        self.first_after_change = False
+        self.power_on_s = 0.0
+        self.operation_s = 0.0
+        self.cycles = 0
 
     def variables(self) -> list[VarSpec]:
         return [
@@ -102,6 +126,24 @@ class CncMachine(MachineServer):
             VarSpec("Alarm.Active", ua.VariantType.Boolean, False),
             VarSpec("Alarm.Code", ua.VariantType.Int32, 0),
             VarSpec("Alarm.Message", ua.VariantType.String, ""),
+            VarSpec("Program.GoodCount", ua.VariantType.UInt32, 0, u.PIECE, description="Good parts"),
+            VarSpec("Program.ScrapCount", ua.VariantType.UInt32, 0, u.PIECE, description="Scrapped parts"),
+            VarSpec(f"{MB}.MachineryItemState.CurrentState", ua.VariantType.String, "Executing",
+                    description="OPC 40001-1 MachineryItemState: NotAvailable/OutOfService/Executing/NotExecuting"),
+            VarSpec(f"{MB}.MachineryOperationMode.CurrentState", ua.VariantType.String, "Processing",
+                    description="OPC 40001-1 MachineryOperationMode: None/Maintenance/Setup/Processing"),
+            VarSpec(f"{MB}.Identification.Manufacturer", ua.VariantType.String, "Simulated Machine Tools Co."),
+            VarSpec(f"{MB}.Identification.Model", ua.VariantType.String, "VMC-850"),
+            VarSpec(f"{MB}.Identification.SerialNumber", ua.VariantType.String, f"SIM-CNC-{self.name}"),
+            VarSpec(f"{MB}.Identification.ProductInstanceUri", ua.VariantType.String,
+                    f"urn:aas-gateway:sim:cnc:{self.name}"),
+            VarSpec(f"{MB}.Identification.YearOfConstruction", ua.VariantType.UInt16, 2021),
+            VarSpec(f"{MB}.OperationCounters.PowerOnDuration", ua.VariantType.Double, 0.0, u.SECOND,
+                    description="Time powered on since the simulator started"),
+            VarSpec(f"{MB}.OperationCounters.OperationDuration", ua.VariantType.Double, 0.0, u.SECOND,
+                    description="Time executing"),
+            VarSpec(f"{MB}.OperationCounters.OperationCycleCounter", ua.VariantType.UInt32, 0,
+                    description="Part cycles completed"),
         ]
 
     def methods(self) -> list[MethodSpec]:
@@ -130,10 +172,13 @@ class CncMachine(MachineServer):
 
     def reset_counters(self) -> None:
         self.parts.reset()
+        self.good.reset()
+        self.scrap.reset()
 
     def change_tool(self) -> None:
         self.tool = self.tool % self.TOOLS + 1
         self.wear = 0.0
+        self.first_after_change = True
         if self.alarm.active and self.alarm.code == TOOL_LIFE_ALARM:
             self.alarm.clear()  # the cause is gone; the machine waits in Idle for the next start
             self.sm.force(S.IDLE)
@@ -166,6 +211,10 @@ class CncMachine(MachineServer):
             self.cycle_pos += dt
             if self.cycle_pos >= self.cycle_s:
                 self.parts.add()
+                self.cycles += 1
+                p_scrap = WORN_SCRAP_P if self.wear >= WORN_AT else (0.5 if self.first_after_change else SCRAP_P)
+                (self.scrap if self.kpi_rng.random() < p_scrap else self.good).add()
+                self.first_after_change = False
                 self.cycle_pos = 0.0
                 self.cycle_s = prog.cycle_s * (1.0 + gaussian(rng, 0.02))
             phase = self.cycle_pos / self.cycle_s
@@ -192,6 +241,10 @@ class CncMachine(MachineServer):
         coolant = self.coolant.step(20.0 + 0.15 * load, dt)
         state = self.sm.state  # a tool-life alarm may have been raised just now
         execution = {S.RUNNING: "ACTIVE", S.IDLE: "READY", S.ALARM: "INTERRUPTED"}.get(state, "STOPPED")
+        if state != S.OFF:
+            self.power_on_s += dt
+        if state == S.RUNNING:
+            self.operation_s += dt
         return {
             "Machine.State": state.value,
             "Program.Name": self.program_name,
@@ -209,4 +262,11 @@ class CncMachine(MachineServer):
             "Alarm.Active": self.alarm.active,
             "Alarm.Code": self.alarm.code,
             "Alarm.Message": self.alarm.message,
+            "Program.GoodCount": self.good.value,
+            "Program.ScrapCount": self.scrap.value,
+            f"{MB}.MachineryItemState.CurrentState": ITEM_STATE[state],
+            f"{MB}.MachineryOperationMode.CurrentState": OPERATION_MODE[state],
+            f"{MB}.OperationCounters.PowerOnDuration": round(self.power_on_s),
+            f"{MB}.OperationCounters.OperationDuration": round(self.operation_s),
+            f"{MB}.OperationCounters.OperationCycleCounter": self.cycles,
         }

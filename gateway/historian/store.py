@@ -418,6 +418,35 @@ class Historian:
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return self._history_rows(sid, rows)
 
+    async def raw_rows(self, point_id: str, start_ns: int | None = None, end_ns: int | None = None,
+                       limit: int = 1000, descending: bool = False) -> list[tuple[int, int, Any, int, int]]:
+        """Like `query`, as plain (seq, ts, value, status, recv_ts) tuples: for readers of millions of rows
+        (the KPI recompute), where building a HistoryRow per row would cost more than SQLite does."""
+        sid = self._series_id(point_id)
+        sql = "SELECT seq, ts, value, status, recv_ts FROM samples WHERE series = ?"
+        params: list[int] = [sid]
+        if start_ns is not None:
+            sql += " AND ts >= ?"
+            params.append(start_ns)
+        if end_ns is not None:
+            sql += " AND ts < ?"
+            params.append(end_ns)
+        sql += " ORDER BY ts DESC, seq DESC LIMIT ?" if descending else " ORDER BY ts, seq LIMIT ?"
+        params.append(limit)
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        dec = self._decoders.get(sid)
+        if dec is not None:
+            rows = [(r[0], r[1], dec(r[2]) if r[2] is not None else None, r[3], r[4]) for r in rows]
+        return rows
+
+    def series_id(self, point_id: str) -> int:
+        """The `samples.series` key of a point (UnknownPointError if it was never registered)."""
+        return self._series_id(point_id)
+
+    async def select(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A read-only query on a reader connection, for code that aggregates in SQL (the KPI recompute)."""
+        return await self._read(lambda c: c.execute(sql, params).fetchall())
+
     async def aggregate(
         self, asset: str, submodel: str, path: str, start_ns: int, end_ns: int, bucket_ns: int
     ) -> list[Bucket]:

@@ -40,6 +40,7 @@ STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "xs:anyURI": st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126)),
     "xs:dateTime": st.datetimes(timezones=st.just(UTC)),
     "xs:base64Binary": st.binary(),
+    "xs:duration": st.integers(0, 10**7),  # seconds (the KPI engine's durations)
 }
 
 
