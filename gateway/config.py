@@ -34,6 +34,8 @@ from connectors.opcua.config import DeadbandConfig, OpcUaSourceConfig
 from connectors.opcua.pki import PkiConfig
 from gateway.audit import AuditConfig
 from gateway.auth.config import ApiAuthConfig, ApiTlsConfig, CorsConfig
+from gateway.detect.config import DetectionConfig
+from gateway.detect.config import check as check_detection
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PATH_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -248,7 +250,15 @@ class GatewayConfig(_Strict):
     pki: PkiConfig = PkiConfig()
     audit: AuditConfig = AuditConfig()
     forwarders: list[ForwarderConfig] = []
+    detection: DetectionConfig = DetectionConfig()
     assets: list[AssetConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _detection_references(self) -> GatewayConfig:
+        issues = check_detection(self)
+        if issues:
+            raise _KeyedError(*issues[0])  # one at a time, like the other cross-checks
+        return self
 
     @model_validator(mode="after")
     def _unique_forwarders(self) -> GatewayConfig:
