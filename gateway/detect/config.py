@@ -55,7 +55,8 @@ class DetectorParams:
     block_window: int = 360  # block means in the block baseline
     min_samples: int = 120  # readings before sample-level checks start
     min_blocks: int = 30  # block means before the CUSUM starts
-    learn_z: float = 4.0  # readings (blocks) further out than this do not enter the baseline
+    learn_z: float = 4.0  # readings (blocks) further out than this do not enter the baseline (multimodal signals
+    # need a wide gate: a gate narrower than the distance between modes would starve the smaller mode)
     hold_s: float = 15.0  # a momentary condition (spike, rate) keeps the alarm up this long
     clear_after_s: float = 30.0  # the alarm clears after this long without any condition
     rebaseline_after_s: float = 3600.0  # a condition lasting this long is taken as the new normal
@@ -71,11 +72,11 @@ PRESETS: dict[str, DetectorParams] = {
     # values that follow the machine's cycle (speeds, loads, pressures): readings are multimodal by
     # design, so only extreme readings, drifts of the cycle average, stuck and range are checked
     "cyclic": DetectorParams(spike_z=None, level_z=None, rate_z=None, block_s=60.0, block_window=120,
-                             min_blocks=15, cusum_h=12.0, cusum_k=1.0),
+                             min_blocks=15, cusum_h=12.0, cusum_k=1.0, learn_z=10.0),
     # condition indicators that grow with damage (vibration): upward drifts of the cycle average, and
     # readings far above the usual ones
-    "trend": DetectorParams(spike_z=12.0, level_z=None, rate_z=None, block_s=60.0, block_window=120, min_blocks=15,
-                            cusum_h=10.0, cusum_k=1.0, drift_direction="up"),
+    "trend": DetectorParams(spike_z=8.0, level_z=6.0, level_persist=5, rate_z=None, block_s=60.0, block_window=120,
+                            min_blocks=15, cusum_h=10.0, cusum_k=1.0, drift_direction="up", learn_z=6.0),
     # counters: only whether they stop while the machine operates
     "counter": DetectorParams(spike_z=None, level_z=None, rate_z=None, cusum_h=None, stuck_min_s=120.0,
                               stuck_factor=10.0, min_samples=5),
@@ -111,10 +112,19 @@ class DetectorOverrides(_Strict):
 _DISABLE = {"spike": "spike_z", "level": "level_z", "rate": "rate_z", "drift": "cusum_h", "stuck": "stuck_min_s"}
 
 
+class ConditionConfig(_Strict):
+    """Learn one baseline per operating point: e.g. vibration per spindle-speed band of `step` rpm."""
+
+    point: str = Field(description="numeric point that sets the operating point, e.g. Spindle.Speed")
+    step: float = Field(gt=0, description="width of one band, in that point's unit")
+
+
 class SignalConfig(_Strict):
     point: str = Field(description="idShortPath of a numeric point of the asset (or Submodel/idShortPath)")
     preset: PresetName = "steady"
     setpoint: str | None = Field(None, description="point holding the setpoint: the detector watches value - setpoint")
+    condition: ConditionConfig | None = Field(None, description="a baseline per operating point (band of another "
+                                              "signal): readings are judged against their own band's baseline")
     range: tuple[float, float] | None = Field(None, description="[low, high]: outside is an alarm at once")
     max_rate: float | None = Field(None, gt=0, description="fastest physically possible change, units per second")
     severity: int = Field(500, ge=1, le=1000, description="alarm severity, 1..1000 as in OPC UA")
@@ -149,7 +159,7 @@ class MultivariateConfig(_Strict):
     signals: list[str] | None = Field(None, description="default: the asset's signals with presets other than counter")
     window: int = Field(3600, ge=100, description="memory of the mean and covariance, in ticks")
     min_ticks: int = Field(900, ge=50, description="ticks learned before it judges")
-    quantile: float = Field(0.999, gt=0.5, lt=1, description="quantile of normal T² that sets the limit")
+    quantile: float = Field(0.99, gt=0.5, lt=1, description="quantile of normal T² that sets the limit")
     factor: float = Field(2.0, ge=1, description="limit = factor x that quantile")
     persist: int = Field(10, ge=1, description="ticks in a row above the limit to raise the alarm")
     severity: int = Field(500, ge=1, le=1000)
@@ -288,6 +298,8 @@ def check(cfg: GatewayConfig) -> list[tuple[str, str]]:
             numeric(f"{key}.signals[{j}].point", s.point)
             if s.setpoint is not None:
                 numeric(f"{key}.signals[{j}].setpoint", s.setpoint)
+            if s.condition is not None:
+                numeric(f"{key}.signals[{j}].condition.point", s.condition.point)
             name = alarm_name(s.point)
             if name in names:
                 issues.append((f"{key}.signals[{j}].point", f"{s.point!r} is already watched ({names[name]})"))

@@ -68,6 +68,9 @@ class _Signal:
     alarm: Alarm
     setpoint_id: str | None = None
     setpoint: float | None = None
+    condition_id: str | None = None
+    condition_step: float = 1.0
+    condition: float | None = None
     settle_until: int = 0
     judging: bool = False
     residual: float | None = None
@@ -142,6 +145,9 @@ class AssetEngine:
                                                                   unit),
                         self._alarm(name, s.severity, found[1], s.detector_params().clear_after_s),
                         pid(s.setpoint) if s.setpoint else None)
+            if s.condition is not None:
+                w.condition_id, w.condition_step = pid(s.condition.point), s.condition.step
+                self._route(w.condition_id, partial(self._on_condition, w))
             self.signals.append(w)
             self._route(w.point_id, partial(self._on_signal, w))
             if w.setpoint_id:
@@ -290,10 +296,21 @@ class AssetEngine:
             residual = value - w.setpoint
         else:
             residual = value
+        bucket = None
+        if w.condition_id is not None:
+            if w.condition is None:
+                return  # the operating point is not known yet
+            bucket = round(w.condition / w.condition_step)
         judge = self._judge(w, s.received_ts)
         self._set_judging(w, judge, s.received_ts)
         w.residual = residual
-        w.detector.observe(value, residual, s.ts, s.received_ts, judge)
+        w.detector.observe(value, residual, s.ts, s.received_ts, judge, bucket)
+
+    def _on_condition(self, w: _Signal, s: Sample) -> None:
+        if s.status & _BAD_OR_UNCERTAIN or s.value is None:
+            w.condition = None
+            return
+        w.condition = float(s.value)
 
     def _on_setpoint(self, w: _Signal, s: Sample) -> None:
         if s.status & _BAD_OR_UNCERTAIN or s.value is None:
@@ -302,6 +319,7 @@ class AssetEngine:
         if w.setpoint is not None and v != w.setpoint:
             # a new setpoint: the process moves to it; judge again once it had time to settle
             w.settle_until = s.received_ts + int(self.settle_s * NS)
+            w.detector.discontinuity()
         w.setpoint = v
 
     def _on_feature(self, s: Sample) -> None:

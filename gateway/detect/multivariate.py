@@ -5,7 +5,7 @@ move together (vibration too high *for this spindle speed*, one zone colder than
 Multivariate statistical process control (MSPC: MacGregor & Kourti 1995, Montgomery's SPC text)
 catches those with Hotelling's T², the Mahalanobis distance of the current operating point from
 the learned mean under the learned covariance. It is online here: the mean and covariance are
-exponentially weighted (memory `window` ticks), learned only from ticks that look normal, and the
+exponentially weighted (memory `window` ticks), learned from every tick short of an alarm, and the
 alarm limit is `factor` x an empirical quantile of recent normal T² (machine data are not
 Gaussian, so the chi-square limit would be too tight).
 
@@ -94,7 +94,9 @@ class MultivariateDetector:
         i = int(np.argmax(contrib))
         self.top = (self.names[i], float(x[i]))
         self._run = self._run + 1 if score > 1.0 else 0
-        if score < 0.5:  # only clearly normal ticks teach what normal is
+        if self._run < self.cfg.persist:
+            # everything short of an alarm teaches what normal is: gating on the score itself would bias the
+            # limit downwards (only low T² learned, so the limit shrinks, so fewer ticks are learned ...)
             self.t2.add(t2)
             self._learn(d)
         return self._run >= self.cfg.persist

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.detect.robust import MAD_TO_SIGMA, RobustWindow
+from gateway.detect.robust import RobustWindow
 
 NS = 1_000_000_000
 LABEL_MATCH_S = 5.0  # a counter increment this close to a cycle's end labels it
@@ -55,8 +55,8 @@ class OnlineLogit:
                 signed.append(0.0)
                 absolute.append(0.0)
                 continue
-            med, mad = win.stats()
-            z = (v - med) / max(MAD_TO_SIGMA * mad, 1e-9 * max(1.0, abs(med)), 1e-6)
+            med, sigma = win.stats()
+            z = (v - med) / max(sigma, 1e-9 * max(1.0, abs(med)), 1e-6)
             a = math.log1p(abs(z))
             signed.append(math.copysign(a, z))
             absolute.append(a)

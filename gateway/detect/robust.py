@@ -1,8 +1,13 @@
-"""A window of recent normal values with its median and MAD: the baseline every signal detector learns.
+"""A window of recent normal values with its median and robust spread: the baseline every detector learns.
 
 Median and MAD rather than mean and standard deviation because the window is learned from live
 data that may hold the odd outlier the gate let through: one wild reading moves a mean, not a
-median. The window is a fixed ring of doubles (`array('d')`, 8 bytes a value, so 1,000 signals with
+median. The spread is the larger of the MAD-based sigma and the 1-99 % quantile range over 2 x
+2.326 (the same number for normal data): machine signals are often multimodal (a spindle that
+cuts 80 % of the time and idles 20 %), and then the MAD sees only the larger mode and calls the
+other one a 12-sigma outlier, while the quantile range covers both.
+
+The window is a fixed ring of doubles (`array('d')`, 8 bytes a value, so 1,000 signals with
 600 values each cost ~5 MB) and the statistics are refitted every `len/20` additions, not on every
 value: sorting 600 doubles costs ~30 µs, so about 1 µs per reading.
 """
@@ -15,6 +20,8 @@ from array import array
 from typing import Any
 
 MAD_TO_SIGMA = 1.4826  # MAD x this = standard deviation, for normal data
+_Q = 0.01  # quantiles of the tail-aware spread
+_Q_RANGE_TO_SIGMA = 1.0 / (2 * 2.3263)  # (q99 - q01) x this = standard deviation, for normal data
 
 
 class RobustWindow:
@@ -24,7 +31,7 @@ class RobustWindow:
         self._next = 0  # where the next value goes once the ring is full
         self._since_fit = 0
         self._median = math.nan
-        self._mad = math.nan
+        self._sigma = math.nan
         self.added = 0  # values ever added (learning progress survives the ring wrapping)
 
     def __len__(self) -> int:
@@ -44,27 +51,28 @@ class RobustWindow:
         self._values = array("d")
         self._next = 0
         self._since_fit = 0
-        self._median = self._mad = math.nan
+        self._median = self._sigma = math.nan
         self.added = 0
 
     def _fit(self) -> None:
         values = sorted(self._values)
         n = len(values)
         if n == 0:
-            self._median = self._mad = math.nan
+            self._median = self._sigma = math.nan
         else:
             mid = n // 2
             med = values[mid] if n % 2 else 0.5 * (values[mid - 1] + values[mid])
             dev = sorted(abs(x - med) for x in values)
             mad = dev[mid] if n % 2 else 0.5 * (dev[mid - 1] + dev[mid])
-            self._median, self._mad = med, mad
+            lo, hi = values[int(_Q * (n - 1))], values[round((1 - _Q) * (n - 1))]
+            self._median, self._sigma = med, max(MAD_TO_SIGMA * mad, (hi - lo) * _Q_RANGE_TO_SIGMA)
         self._since_fit = 0
 
     def stats(self) -> tuple[float, float]:
-        """(median, MAD), refitted when enough new values arrived since the last fit."""
+        """(median, sigma), refitted when enough new values arrived since the last fit."""
         if self._since_fit and (math.isnan(self._median) or self._since_fit >= max(1, len(self._values) // 20)):
             self._fit()
-        return self._median, self._mad
+        return self._median, self._sigma
 
     def quantile(self, q: float) -> float:
         """An empirical quantile of the window (not cached: for rarely refreshed limits)."""

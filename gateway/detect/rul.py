@@ -5,7 +5,9 @@ tool wears only while the machine works: ordinary least squares over the last `w
 operating seconds since the component was last replaced (a fall of `reset_drop` or more), on the
 value itself (`linear`) or its logarithm (`exponential`, damage that feeds itself, as a bearing's
 vibration does). The crossing of the limit gives the remaining life; the 95 % interval comes from
-the slope's standard error (slope ± 1.96 se gives the late and the early crossing). The failure
+the slope's standard error, corrected for autocorrelated residuals (slope ± 1.96 se gives the
+late and the early crossing), widened where needed by how far past predictions were from the
+realised end of life (the 2.5-97.5 % band of realised/predicted life). The failure
 probability is P(limit reached within `horizon_s`), from a normal approximation of the crossing
 time with that interval. Wall-clock date of the end of life = now + remaining operating time /
 the share of time the machine operated recently.
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.detect.config import RulConfig
+from gateway.detect.robust import RobustWindow
 
 Z95 = 1.959964
 
@@ -48,11 +51,17 @@ class RulEstimator:
         self._last_t: float | None = None
         self.replacements = 0
         self.start_op_s: float | None = None  # operating time at the last replacement (or first reading)
+        self._issued: deque[tuple[float, float]] = deque(maxlen=2000)  # (op s, predicted RUL) of this life
+        self.ratios = RobustWindow(400)  # realised / predicted remaining life, of lives that ended
+        self._ended = False
 
     def observe(self, value: float, op_s: float) -> bool:
         """A good reading at operating time `op_s`; True when it showed a replacement."""
         cfg = self.cfg
         replaced = False
+        reached = value >= cfg.limit if cfg.direction == "up" else value <= cfg.limit
+        if reached and not self._ended:
+            self._end_of_life(op_s)
         if self._last_raw is not None:
             fall = self._last_raw - value if cfg.direction == "up" else value - self._last_raw
             if fall >= self.reset_drop:
@@ -61,6 +70,8 @@ class RulEstimator:
                 self.replacements += 1
                 replaced = True
                 self.start_op_s = op_s
+                self._issued.clear()
+                self._ended = False
         if self.start_op_s is None:
             self.start_op_s = op_s
         self._last_raw = value
@@ -79,6 +90,14 @@ class RulEstimator:
             self.points.popleft()
         return replaced
 
+    def _end_of_life(self, op_s: float) -> None:
+        """The limit was reached: score this life's predictions, which calibrates the next intervals."""
+        self._ended = True
+        for t, rul in self._issued:
+            if rul > 0 and op_s > t:
+                self.ratios.add((op_s - t) / rul)
+        self._issued.clear()
+
     def estimate(self, op_s: float) -> RulEstimate | None:
         cfg = self.cfg
         n = len(self.points)
@@ -92,8 +111,15 @@ class RulEstimator:
             return None
         b = sum((t - tm) * (y - ym) for t, y in zip(ts, ys, strict=True)) / sxx
         a = ym - b * tm
-        resid = sum((y - a - b * t) ** 2 for t, y in zip(ts, ys, strict=True))
-        se_b = math.sqrt(resid / (n - 2) / sxx) if n > 2 else math.inf
+        res = [y - a - b * t for t, y in zip(ts, ys, strict=True)]
+        ss = sum(r * r for r in res)
+        # readings of a degradation trend are not independent (wear grows only while cutting, vibration in
+        # bursts): the residuals' lag-1 autocorrelation shrinks the effective number of points, and with it
+        # widens the slope's standard error (the usual AR(1) correction)
+        rho = sum(res[i] * res[i - 1] for i in range(1, n)) / ss if ss > 0 else 0.0
+        rho = min(max(rho, 0.0), 0.99)
+        n_eff = max(3.0, n * (1 - rho) / (1 + rho))
+        se_b = math.sqrt(ss / (n - 2) / sxx * n / n_eff) if n > 2 else math.inf
         now_y = a + b * op_s
         limit = math.log(cfg.limit) if cfg.model == "exponential" else cfg.limit
         sign = 1.0 if cfg.direction == "up" else -1.0
@@ -107,13 +133,21 @@ class RulEstimator:
         rul = gap / rate
         low = gap / rate_hi if rate_hi > 0 else rul
         high = gap / rate_lo if rate_lo > 0 else math.inf
+        if len(self.ratios) >= 20:
+            # calibrated by outcomes: how far off were past predictions (a trend bends, a machine works faster
+            # or slower)? the 95 % band of realised/predicted widens the slope's interval where it was too narrow
+            low = min(low, rul * self.ratios.quantile(0.025))
+            high = max(high, rul * self.ratios.quantile(0.975))
+        if not self._ended:
+            self._issued.append((op_s, rul))
         sigma = (high - low) / (2 * Z95) if math.isfinite(high) else max(rul, 1.0)
         prob = _phi((cfg.horizon_s - rul) / sigma) if sigma > 0 else float(rul <= cfg.horizon_s)
         return RulEstimate(rul, low, high, prob, b, value, n)
 
     def snapshot(self) -> dict[str, Any]:
         return {"points": [list(p) for p in self.points], "smooth": self._smooth, "last_raw": self._last_raw,
-                "last_t": self._last_t, "replacements": self.replacements, "start_op_s": self.start_op_s}
+                "last_t": self._last_t, "replacements": self.replacements, "start_op_s": self.start_op_s,
+                "ratios": self.ratios.snapshot(), "ended": self._ended}
 
     def restore(self, snap: dict[str, Any]) -> None:
         self.points = deque((float(t), float(y)) for t, y in snap.get("points", []))
@@ -122,3 +156,6 @@ class RulEstimator:
         self._last_t = snap.get("last_t")
         self.replacements = int(snap.get("replacements") or 0)
         self.start_op_s = snap.get("start_op_s")
+        if snap.get("ratios"):
+            self.ratios.restore(snap["ratios"])
+        self._ended = bool(snap.get("ended", False))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.detect.config import DetectorParams
-from gateway.detect.robust import MAD_TO_SIGMA, RobustWindow
+from gateway.detect.robust import RobustWindow
 
 NS = 1_000_000_000
 
@@ -54,6 +54,8 @@ class SignalDetector:
         self.max_rate = max_rate
         self.unit = unit or ""
         self.samples = RobustWindow(params.window)
+        self.buckets: dict[int, RobustWindow] = {}  # per operating point, for a conditioned signal
+        self._bucket: int | None = None
         self.diffs = RobustWindow(params.window)
         self.blocks = RobustWindow(params.block_window)
         self.interval_s: float | None = None  # learned interval between changes (EWMA)
@@ -80,16 +82,17 @@ class SignalDetector:
     # --- state -----------------------------------------------------------------------------------------
     @property
     def ready(self) -> bool:
-        return self.samples.added >= self.p.min_samples
+        """A baseline is learned (for a conditioned signal: for the operating point of the last reading)."""
+        return self._window(self._bucket).added >= self.p.min_samples
 
     @property
     def blocks_ready(self) -> bool:
         return self.blocks.added >= self.p.min_blocks
 
-    def _scale(self, mad: float, median: float) -> float:
+    def _scale(self, sigma: float, median: float) -> float:
         floor = max(self.p.min_scale, self.quantum if math.isfinite(self.quantum) else 0.0,
                     1e-9 * max(1.0, abs(median)))
-        return max(MAD_TO_SIGMA * mad, floor)
+        return max(sigma, floor)
 
     def _hold(self, cause: str, now: int, seconds: float, evidence: float) -> None:
         until = now + int(seconds * NS)
@@ -107,11 +110,15 @@ class SignalDetector:
         """A bad or uncertain reading: nothing to judge, and silence since is not 'stuck'."""
         self._good = False
         self._level_run = 0
+        self._last_r = None
 
     def pause(self) -> None:
         """The machine stopped or is settling: partial blocks and runs are dropped."""
         self._level_run = 0
         self._block_sum, self._block_n, self._block_start = 0.0, 0, None
+
+    def discontinuity(self) -> None:
+        """The judged quantity jumped for a known reason (a new setpoint): no rate across it."""
         self._last_r = None
 
     def resume(self, now_rx: int) -> None:
@@ -119,9 +126,22 @@ class SignalDetector:
         if self._last_change_rx is not None:
             self._last_change_rx = max(self._last_change_rx, now_rx)
 
-    def observe(self, value: float, residual: float, ts: int, rx: int, judge: bool) -> None:
+    def _window(self, bucket: int | None) -> RobustWindow:
+        if bucket is None:
+            return self.samples
+        w = self.buckets.get(bucket)
+        if w is None:
+            w = self.buckets[bucket] = RobustWindow(self.p.window)
+        return w
+
+    def observe(self, value: float, residual: float, ts: int, rx: int, judge: bool, bucket: int | None = None) -> None:
         """A good reading: `residual` is what is judged (value, or value - setpoint); `ts` its source time,
-        `rx` when the gateway received it (conditions and silence are timed on the gateway's clock)."""
+        `rx` when the gateway received it (conditions and silence are timed on the gateway's clock).
+
+        Physical checks (range, maximum rate, learned rate of change) hold in every machine state; the
+        statistical ones (spike, level, drift) and all learning only while `judge` (operating, settled).
+        `bucket` selects the baseline of the current operating point (a signal conditioned on another).
+        """
         changed = self._last_value is None or value != self._last_value or not self._good
         if changed:
             if self._last_value is not None and value != self._last_value:
@@ -134,8 +154,7 @@ class SignalDetector:
         self._last_value = value
         self._good = True
         self._until.pop("stuck", None)
-        if not judge:
-            return
+        self._bucket = bucket
         p = self.p
         score = 0.0
         if self.range is not None and not self.range[0] <= value <= self.range[1]:
@@ -149,11 +168,21 @@ class SignalDetector:
             if rate > self.max_rate:
                 self._hold("max_rate", rx, p.hold_s, rate)
                 score = max(score, rate / self.max_rate)
+        if p.rate_z is not None and d is not None and self.diffs.added >= p.min_samples:
+            dmed, dsigma = self.diffs.stats()
+            zd = abs(d - dmed) / self._scale(dsigma, dmed)
+            score = max(score, zd / p.rate_z)
+            if zd > p.rate_z:
+                self._hold("rate", rx, p.hold_s, zd)
+        if not judge:
+            self._bump(score)
+            return
 
+        window = self._window(bucket)
         z = 0.0
-        if self.ready:
-            med, mad = self.samples.stats()
-            z = (residual - med) / self._scale(mad, med)
+        if window.added >= p.min_samples:
+            med, sigma = window.stats()
+            z = (residual - med) / self._scale(sigma, med)
             az = abs(z)
             if p.spike_z is not None:
                 score = max(score, az / p.spike_z)
@@ -164,17 +193,11 @@ class SignalDetector:
                 self._level_run = self._level_run + 1 if az > p.level_z else 0
                 if self._level_run >= p.level_persist:
                     self._hold("level", rx, p.hold_s, z)
-            if p.rate_z is not None and d is not None and self.diffs.added >= p.min_samples:
-                dmed, dmad = self.diffs.stats()
-                zd = abs(d - dmed) / self._scale(dmad, dmed)
-                score = max(score, zd / p.rate_z)
-                if zd > p.rate_z:
-                    self._hold("rate", rx, p.hold_s, zd)
             learn = az < p.learn_z and not self._until
         else:
-            learn = True
+            learn = not self._until
         if learn:
-            self.samples.add(residual)
+            window.add(residual)
             if d is not None:
                 self.diffs.add(d)
         score = max(score, self._block(residual, ts, rx, learn_ok=abs(z) < p.learn_z))
@@ -195,8 +218,8 @@ class SignalDetector:
         if not self.blocks_ready:
             self.blocks.add(mean)
             return 0.0
-        med, mad = self.blocks.stats()
-        zb = (mean - med) / self._scale(mad, med)
+        med, sigma = self.blocks.stats()
+        zb = (mean - med) / self._scale(sigma, med)
         k, h = p.cusum_k, p.cusum_h
         if p.drift_direction != "down":
             self.cusum_pos = min(1.5 * h, max(0.0, self.cusum_pos + zb - k))
@@ -242,7 +265,7 @@ class SignalDetector:
         text = CAUSE_TEXT.get(cause, cause)
         ev = self._evidence.get(cause)
         if cause in ("spike", "level") and ev is not None:
-            med, _ = self.samples.stats()
+            med, _ = self._window(self._bucket).stats()
             return f"{self.name}: {text} (z {ev:+.1f} from {med:.4g}{self.unit and ' ' + self.unit})"
         if cause == "stuck" and ev is not None:
             return f"{self.name}: {text} ({ev:.0f} s without a change)"
@@ -253,6 +276,7 @@ class SignalDetector:
     def _rebaseline(self) -> None:
         """A condition lasted so long that it is the new normal: learn afresh (and say so)."""
         self.samples.clear()
+        self.buckets.clear()
         self.diffs.clear()
         self.blocks.clear()
         self.cusum_pos = self.cusum_neg = 0.0
@@ -270,12 +294,13 @@ class SignalDetector:
         """Where `residual` lies in the learned band (for the multivariate detector), None while learning."""
         if not self.ready:
             return None
-        med, mad = self.samples.stats()
-        return (residual - med) / self._scale(mad, med)
+        med, sigma = self._window(self._bucket).stats()
+        return (residual - med) / self._scale(sigma, med)
 
     # --- persistence ----------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         return {"samples": self.samples.snapshot(), "diffs": self.diffs.snapshot(), "blocks": self.blocks.snapshot(),
+                "buckets": {str(k): w.snapshot() for k, w in self.buckets.items()},
                 "interval_s": self.interval_s, "quantum": self.quantum if math.isfinite(self.quantum) else None,
                 "cusum": [self.cusum_pos, self.cusum_neg], "rebaselines": self.rebaselines}
 
@@ -283,6 +308,9 @@ class SignalDetector:
         self.samples.restore(snap["samples"])
         self.diffs.restore(snap["diffs"])
         self.blocks.restore(snap["blocks"])
+        self.buckets.clear()
+        for k, ws in (snap.get("buckets") or {}).items():
+            self._window(int(k)).restore(ws)
         self.interval_s = snap.get("interval_s")
         q = snap.get("quantum")
         self.quantum = float(q) if q is not None else math.inf
