@@ -203,7 +203,9 @@ def add_history_route(
             raise BadRequest("'to' is before 'from'")
         if backend is None:
             raise NotFound("This server keeps no history")
-        point = backend.point_for(submodel.id, path) if isinstance(element, model.Property) else None
+        # a BasicEventElement's history is its event log (e.g. an alarm's transitions, gateway/detect)
+        historised = isinstance(element, model.Property | model.BasicEventElement)
+        point = backend.point_for(submodel.id, path) if historised else None
         if point is None:
             raise NotFound(f"The element {path!r} is not historised")
         if bucket_ns is None:

@@ -215,7 +215,7 @@ class SignalDetector:
             return max(self.cusum_pos, self.cusum_neg) / p.cusum_h
         mean = self._block_sum / self._block_n
         self._block_sum, self._block_n, self._block_start = 0.0, 0, ts
-        if not self.blocks_ready:
+        if not self.blocks_ready or not self.ready:  # the whole detector learns before any of it judges
             self.blocks.add(mean)
             return 0.0
         med, sigma = self.blocks.stats()
