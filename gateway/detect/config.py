@@ -52,6 +52,8 @@ class DetectorParams:
     stuck_min_s: float | None = 30.0
     stuck_factor: float = 20.0
     window: int = 600  # readings in the sample baseline
+    learn_every_s: float = 1.0  # at most one reading per this many seconds enters it: the baseline spans
+    # window x learn_every_s seconds (10 min) whatever the sampling rate
     block_window: int = 360  # block means in the block baseline
     min_samples: int = 120  # readings before sample-level checks start
     min_blocks: int = 30  # block means before the CUSUM starts
@@ -97,6 +99,7 @@ class DetectorOverrides(_Strict):
     stuck_min_s: float | None = Field(None, gt=0)
     stuck_factor: float | None = Field(None, gt=0)
     window: int | None = Field(None, ge=10, le=100_000)
+    learn_every_s: float | None = Field(None, ge=0)
     block_window: int | None = Field(None, ge=10, le=100_000)
     min_samples: int | None = Field(None, ge=1)
     min_blocks: int | None = Field(None, ge=1)

@@ -382,7 +382,7 @@ class AssetEngine:
         self._emit(p(al.name, "Acknowledged"), al.acknowledged, now, now, dedup=d)
         self._emit(p(al.name, "Cause"), al.cause, now, now, dedup=d)
         self._emit(p(al.name, "Message"), al.message, now, now, dedup=d)
-        if t is not None:
+        if t is not None and t.kind != "updated":  # events are life-cycle transitions; a new cause is a new Message
             if t.kind == "raised":
                 self.events_raised += 1
             payload = {"alarm": al.name, "transition": t.kind, "state": al.state, "active": al.active,

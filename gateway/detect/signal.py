@@ -56,6 +56,7 @@ class SignalDetector:
         self.samples = RobustWindow(params.window)
         self.buckets: dict[int, RobustWindow] = {}  # per operating point, for a conditioned signal
         self._bucket: int | None = None
+        self._next_learn = 0  # source time from which the next reading may enter the baseline
         self.diffs = RobustWindow(params.window)
         self.blocks = RobustWindow(params.block_window)
         self.interval_s: float | None = None  # learned interval between changes (EWMA)
@@ -196,7 +197,8 @@ class SignalDetector:
             learn = az < p.learn_z and not self._until
         else:
             learn = not self._until
-        if learn:
+        if learn and ts >= self._next_learn:
+            self._next_learn = ts + int(p.learn_every_s * NS)
             window.add(residual)
             if d is not None:
                 self.diffs.add(d)
