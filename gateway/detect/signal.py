@@ -181,9 +181,13 @@ class SignalDetector:
 
         window = self._window(bucket)
         z = 0.0
+        block_value = residual
         if window.added >= p.min_samples:
             med, sigma = window.stats()
-            z = (residual - med) / self._scale(sigma, med)
+            scale = self._scale(sigma, med)
+            z = (residual - med) / scale
+            if p.spike_z is not None:  # one wild reading must not read as a drift of its block's mean
+                block_value = min(max(residual, med - p.spike_z * scale), med + p.spike_z * scale)
             az = abs(z)
             if p.spike_z is not None:
                 score = max(score, az / p.spike_z)
@@ -202,7 +206,7 @@ class SignalDetector:
             window.add(residual)
             if d is not None:
                 self.diffs.add(d)
-        score = max(score, self._block(residual, ts, rx, learn_ok=abs(z) < p.learn_z))
+        score = max(score, self._block(block_value, ts, rx, learn_ok=abs(z) < p.learn_z))
         self._bump(score)
 
     def _block(self, residual: float, ts: int, rx: int, learn_ok: bool) -> float:

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from basyx.aas import model
+
 from gateway.app import Gateway
 from gateway.detect.producer import DetectionProducer
 from simulators.cnc import CncMachine
@@ -21,7 +23,8 @@ def detection() -> dict[str, Any]:
         "asset": "CNC01",
         "state": {"point": "Machine.State", "operating": ["Running", "Idle", "Setup", "Alarm"], "settle_s": 0},
         # the coolant warms up for minutes after a start: no drift check in a test that short
-        "signals": [{"point": "Coolant.Temperature", "params": {"min_samples": MIN_SAMPLES, "disable": ["drift"]}}],
+        "signals": [{"point": "Coolant.Temperature", "params": {"min_samples": MIN_SAMPLES, "learn_every_s": 0.0,
+                                                                 "disable": ["drift"]}}],
         "multivariate": {"enabled": False}}]}
 
 
@@ -59,7 +62,9 @@ async def test_learned_baseline_survives_a_restart(machines: Any, tmp_path: Path
 
 def _status(gw: Gateway) -> Any:
     sm = next(s for s in gw.repository.submodels() if s.id_short == "AnomalyDetection")
-    return sm.get_referable("Status").value
+    prop = sm.get_referable("Status")
+    assert isinstance(prop, model.Property)
+    return prop.value
 
 
 async def test_a_state_file_of_another_version_is_set_aside(machines: Any, tmp_path: Path) -> None:
