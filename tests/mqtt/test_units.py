@@ -116,3 +116,23 @@ def test_config_rules() -> None:
         MqttSourceConfig(broker=b, topic="a/#/b")
     with pytest.raises(ValueError):
         MqttPointSpec("p", None, "temperature")
+
+
+def test_event_points_are_published_as_event_payloads_on_the_assets_events_topic() -> None:
+    import json as _json
+
+    from connectors.base import Record
+    from connectors.mqtt.payload import event_payload
+    from connectors.mqtt.topics import asset_events_topic
+    from connectors.sample import Sample
+
+    topic = asset_events_topic("plant1/aas", "IMM01")
+    assert topic == "plant1/aas/IMM01/$events"
+    stored = _json.dumps({"source": {"type": "ModelReference", "keys": []}, "timeStamp": "2026-03-01T08:00:00Z",
+                          "payload": {"alarm": "A", "transition": "raised"}})
+    msg = _json.loads(event_payload(Record(7, Sample("IMM01/AnomalyDetection/Alarms.A.Event", stored, 1, None, 1)),
+                                    topic, historical=False))
+    assert msg["payload"] == {"alarm": "A", "transition": "raised"}
+    assert msg["topic"] == topic and msg["seq"] == 7 and msg["historical"] is False
+    odd = _json.loads(event_payload(Record(8, Sample("x", "not json", 10**18, None, 10**18)), topic, True))
+    assert odd["payload"] == "not json" and odd["timeStamp"].startswith("2001-")
