@@ -304,7 +304,10 @@ class AssetEngine:
         judge = self._judge(w, s.received_ts)
         self._set_judging(w, judge, s.received_ts)
         w.residual = residual
-        w.detector.observe(value, residual, s.ts, s.received_ts, judge, bucket)
+        # a signal with a baseline per operating point (bucket) is judged reading by reading in every machine
+        # state: the operating point already says what is normal (a still spindle hardly vibrates)
+        w.detector.observe(value, residual, s.ts, s.received_ts, judge, bucket,
+                           judge_readings=True if bucket is not None else None)
 
     def _on_condition(self, w: _Signal, s: Sample) -> None:
         if s.status & _BAD_OR_UNCERTAIN or s.value is None:

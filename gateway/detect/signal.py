@@ -135,13 +135,16 @@ class SignalDetector:
             w = self.buckets[bucket] = RobustWindow(self.p.window)
         return w
 
-    def observe(self, value: float, residual: float, ts: int, rx: int, judge: bool, bucket: int | None = None) -> None:
+    def observe(self, value: float, residual: float, ts: int, rx: int, judge: bool, bucket: int | None = None,
+                judge_readings: bool | None = None) -> None:
         """A good reading: `residual` is what is judged (value, or value - setpoint); `ts` its source time,
         `rx` when the gateway received it (conditions and silence are timed on the gateway's clock).
 
         Physical checks (range, maximum rate, learned rate of change) hold in every machine state; the
         statistical ones (spike, level, drift) and all learning only while `judge` (operating, settled).
-        `bucket` selects the baseline of the current operating point (a signal conditioned on another).
+        `bucket` selects the baseline of the current operating point (a signal conditioned on another);
+        `judge_readings` (default: `judge`) judges and learns single readings in other states too, which
+        is right when that baseline already is per operating point.
         """
         changed = self._last_value is None or value != self._last_value or not self._good
         if changed:
@@ -175,7 +178,7 @@ class SignalDetector:
             score = max(score, zd / p.rate_z)
             if zd > p.rate_z:
                 self._hold("rate", rx, p.hold_s, zd)
-        if not judge:
+        if not (judge if judge_readings is None else judge_readings):
             self._bump(score)
             return
 
@@ -206,7 +209,10 @@ class SignalDetector:
             window.add(residual)
             if d is not None:
                 self.diffs.add(d)
-        score = max(score, self._block(block_value, ts, rx, learn_ok=abs(z) < p.learn_z))
+        if judge:
+            score = max(score, self._block(block_value, ts, rx, learn_ok=abs(z) < p.learn_z))
+        else:
+            self._level_run = 0  # a level fault needs consecutive judged readings
         self._bump(score)
 
     def _block(self, residual: float, ts: int, rx: int, learn_ok: bool) -> float:
