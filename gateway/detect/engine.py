@@ -98,6 +98,7 @@ class _Quality:
     alarm_rate: float | None
     counts: dict[str, int] = field(default_factory=dict)  # counter point id -> last value
     setpoints: dict[str, float] = field(default_factory=dict)
+    last_ts: int = 0  # newest source time of a counter: cycles and labels are matched on the machine's clock
 
 
 class AssetEngine:
@@ -345,6 +346,7 @@ class AssetEngine:
         if s.status & _BAD_OR_UNCERTAIN or s.value is None:
             return
         v = int(s.value)
+        q.last_ts = max(q.last_ts, s.ts)
         last = q.counts.get(s.point)
         q.counts[s.point] = v
         if last is None or v <= last:
@@ -474,7 +476,7 @@ class AssetEngine:
     def _quality(self, now: int) -> None:
         q = self.quality
         assert q is not None
-        q.predictor.expire(now if not q.predictor._pending else max(now, q.predictor._pending[-1].end_ns))
+        q.predictor.expire(q.last_ts)
         rate = q.predictor.observed_rate
         if rate is not None:
             self._emit(self.out_id(dm.QUALITY_SM, "ObservedScrapRate"), round(rate, 4), now, now, dedup=True)
