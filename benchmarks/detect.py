@@ -55,7 +55,10 @@ RESULTS = ROOT / "benchmarks" / "results" / "detect.json"
 LABELS_DIR = ROOT / "benchmarks" / "results" / "detect-labels"
 CONFIG = ROOT / "deploy" / "example-config.yaml"
 TUNING_SEEDS = (1, 2, 3)
-EVAL_SEEDS = (101, 102, 103, 104, 105)
+# 101-105 were the evaluation seeds of a first full run; one detector change after it was diagnosed on their
+# per-kind runs, so they no longer count as unseen: the evaluation figures come from fresh seeds
+DEVELOPMENT_SEEDS = (101, 102, 103, 104, 105)
+EVAL_SEEDS = (201, 202, 203, 204, 205)
 GRACE_S = 300.0
 NS = 1_000_000_000
 T0 = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
@@ -301,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "event": "an alarm raise overlapping [fault start, fault end + grace] of its machine is a true "
                              "positive; a fault is detected by the first alarm raised in that window"},
         "tuning_seeds": list(TUNING_SEEDS),
+        "seeds_seen_during_development": list(DEVELOPMENT_SEEDS),
         "evaluation_seeds": [] if args.tune else list(EVAL_SEEDS),
     }
     print("tuning seeds", TUNING_SEEDS, file=sys.stderr)

@@ -155,7 +155,7 @@ class CncMachine(MachineServer):
         rng = self.vibration_rng
         if speed <= 1.0:
             return round(0.03 + abs(rng.gauss(0.0, 0.005)), 3)
-        base = 0.4 + 1.1 * (speed / 8000.0) ** 2 + 0.01 * load
+        base = 0.03 + 0.37 * min(1.0, speed / 500.0) + 1.1 * (speed / 8000.0) ** 2 + 0.01 * load
         base *= self.faults.vibration_factor(self.sim_time) if self.faults else 1.0
         return round(max(0.0, base * (1.0 + rng.gauss(0.0, 0.03)) + rng.gauss(0.0, 0.02)), 3)
 

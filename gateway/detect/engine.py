@@ -305,10 +305,11 @@ class AssetEngine:
         judge = self._judge(w, s.received_ts)
         self._set_judging(w, judge, s.received_ts)
         w.residual = residual
-        # a signal with a baseline per operating point (bucket) is judged reading by reading in every machine
-        # state: the operating point already says what is normal (a still spindle hardly vibrates)
+        # a signal with a baseline per operating point (bucket) is judged reading by reading as soon as the
+        # machine operates, without the settling time: the operating point already says what is normal
         w.detector.observe(value, residual, s.ts, s.received_ts, judge, bucket,
-                           judge_readings=True if bucket is not None else None)
+                           judge_readings=self.operating and s.received_ts >= w.settle_until
+                           if bucket is not None else None)
 
     def _on_condition(self, w: _Signal, s: Sample) -> None:
         if s.status & _BAD_OR_UNCERTAIN or s.value is None:
