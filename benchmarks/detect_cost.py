@@ -43,7 +43,7 @@ def start_simulators() -> tuple[subprocess.Popen[str], list[str]]:
         args += ["--machine", f"scale:0:n={PER_MACHINE},rate_hz=1,name=SCALE{i:02d}"]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert p.stdout is not None
-    endpoints = []
+    endpoints: list[str] = []
     while True:
         line = p.stdout.readline()
         if not line:
@@ -55,7 +55,7 @@ def start_simulators() -> tuple[subprocess.Popen[str], list[str]]:
 
 
 def config(endpoints: list[str], db: Path, detection: bool) -> dict[str, Any]:
-    assets = [{
+    assets: list[dict[str, Any]] = [{
         "id_short": f"SCALE{i:02d}", "id": f"urn:bench:aas:{i}", "global_asset_id": f"urn:bench:asset:{i}",
         "source": {"endpoint": ep, "namespace": "urn:aas-gateway:sim:scale", "security": {"policy": "None",
                                                                                           "mode": "None"},
