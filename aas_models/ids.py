@@ -91,3 +91,22 @@ ISO22400 = "http://www.w3id.org/hsu-aut/ISO22400-2#"  # + class name in the ISO 
 # --- our KPI submodel (no IDTA template computes KPIs; ISO 22400-2 semantic ids where the ontology has them) ---
 KPI_SUBMODEL = f"{_GW}:submodel:ProductionKPIs:1:0"
 KPI_ELEMENT = f"{_GW}:ProductionKPIs:1:0:"  # + element idShort, where ISO 22400-2 has no class
+
+# --- detection and prediction (gateway/detect): our own, no IDTA template covers alarms or scrap prediction ---
+ANOMALY_DETECTION = f"{_GW}:submodel:AnomalyDetection:1:0"
+ANOMALY_DETECTION_ELEMENT = f"{_GW}:AnomalyDetection:1:0:"  # + element idShort
+ALARM = f"{_GW}:AnomalyDetection:1:0:Alarm"
+ALARM_ELEMENT = f"{_GW}:AnomalyDetection:1:0:Alarm:"  # + element idShort
+QUALITY_PREDICTION = f"{_GW}:submodel:QualityPrediction:1:0"
+QUALITY_PREDICTION_ELEMENT = f"{_GW}:QualityPrediction:1:0:"  # + element idShort
+PDM_DETAILS = f"{_GW}:PredictiveMaintenance:PredictionDetails:1:0"
+PDM_DETAILS_ELEMENT = f"{_GW}:PredictiveMaintenance:PredictionDetails:1:0:"  # + element idShort
+
+# --- IDTA 02048-1-0 Predictive Maintenance (template JSON, published/Predictive Maintenance/1/0) ---
+PDM_SUBMODEL = "https://admin-shell.io/idta/SubmodelTemplate/PredictiveMaintenance/1/0"
+_PDM = "https://admin-shell.io/idta/PredictiveMaintenance"
+
+
+def pdm(id_short: str) -> str:
+    """Semantic id of an IDTA 02048 element: the template's own spelling (RemainingUsfulLifeDateTime included)."""
+    return f"{_PDM}/{id_short}/1/0"

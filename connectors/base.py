@@ -117,6 +117,7 @@ class PointMeta:
     value_type: str  # xs:double, xs:int, xs:boolean, xs:string, ...
     unit: str | None = None
     semantic_id: str | None = None
+    event: bool = False  # values are event messages (JSON object text), not readings: see gateway/derived.py
 
 
 class Record(NamedTuple):

@@ -17,6 +17,7 @@ from typing import Any
 from basyx.aas import model
 from prometheus_client import CollectorRegistry, Gauge
 
+import gateway.detect.producer  # noqa: F401  (registers the detection producer)
 from aas_models.builder import AssetModel, build_asset
 from aas_models.datatypes import parse_point_type
 from aas_models.ids import submodel_id
@@ -179,7 +180,7 @@ class Gateway:
         for dp in producer.points():
             self.pipeline.add_point(PointInfo(dp.point_id, dp.asset, dp.submodel, dp.path, dp.value_type, dp.unit))
             meta[dp.point_id] = PointMeta(dp.point_id, dp.asset, self.models[dp.asset].shell.id, dp.submodel, dp.path,
-                                          dp.value_type, dp.unit, dp.semantic_id)
+                                          dp.value_type, dp.unit, dp.semantic_id, dp.event)
         for dm in producer.models():
             m = self.models[dm.asset]
             for sm in dm.submodels:

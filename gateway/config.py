@@ -36,6 +36,8 @@ from connectors.opcua.pki import PkiConfig
 from gateway.audit import AuditConfig
 from gateway.auth.config import ApiAuthConfig, ApiTlsConfig, CorsConfig
 from gateway.config_yaml import gc_paused, load_yaml
+from gateway.detect.config import DetectionConfig
+from gateway.detect.config import check as check_detection
 from gateway.kpi.config import KpiConfig, check_points
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -283,7 +285,15 @@ class GatewayConfig(_Strict):
     pki: PkiConfig = PkiConfig()
     audit: AuditConfig = AuditConfig()
     forwarders: list[ForwarderConfig] = []
+    detection: DetectionConfig = DetectionConfig()
     assets: list[AssetConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _detection_references(self) -> GatewayConfig:
+        issues = check_detection(self)
+        if issues:
+            raise _KeyedError(*issues[0])  # one at a time, like the other cross-checks
+        return self
 
     @model_validator(mode="after")
     def _unique_forwarders(self) -> GatewayConfig:

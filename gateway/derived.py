@@ -47,6 +47,9 @@ class DerivedPoint:
     # an operator/MES input (e.g. a downtime reason): `PATCH $value` on its Property reaches the
     # producer's `write(point_id, value, value_type)` (connectors.base.WritableSource), audited like any write
     writable: bool = False
+    # its values are event messages (JSON objects as text, e.g. an alarm transition): forwarders that know
+    # events send them as such (MQTT: the asset's `$events` topic, see connectors/mqtt/topics.py)
+    event: bool = False
 
 
 @dataclass

@@ -103,6 +103,8 @@ class CncMachine(MachineServer):
         self.power_on_s = 0.0
         self.operation_s = 0.0
         self.cycles = 0
+        # the vibration sensor has its own noise generator, so adding it left every other value as it was
+        self.vibration_rng = random.Random(f"vibration:{self.seed}")
 
     def variables(self) -> list[VarSpec]:
         return [
@@ -119,6 +121,8 @@ class CncMachine(MachineServer):
             VarSpec("Axes.X.Position", ua.VariantType.Double, 400.0, u.MM, (0.0, 800.0)),
             VarSpec("Axes.Y.Position", ua.VariantType.Double, 250.0, u.MM, (0.0, 500.0)),
             VarSpec("Axes.Z.Position", ua.VariantType.Double, 200.0, u.MM, (0.0, 500.0)),
+            VarSpec("Spindle.Vibration", ua.VariantType.Double, 0.0, u.MM_PER_S, (0.0, 50.0),
+                    description="Spindle housing vibration velocity, RMS (ISO 10816); grows with bearing damage"),
             VarSpec("Coolant.Temperature", ua.VariantType.Double, 21.0, u.CELSIUS, (0.0, 60.0)),
             VarSpec("Tool.Number", ua.VariantType.Int32, 1, description="Tool in spindle"),
             VarSpec("Tool.Wear", ua.VariantType.Double, 0.0, u.PERCENT, (0.0, 100.0),
@@ -189,6 +193,16 @@ class CncMachine(MachineServer):
         self.sm.force(S.ALARM)
 
     # ------------------------------------------------------------------ physics
+    def vibration(self, speed: float, load: float) -> float:
+        """RMS vibration velocity: imbalance grows with speed squared, cutting adds some; a damaged bearing
+        (fault ``bearing``) multiplies it. A still spindle shows only the floor's background."""
+        rng = self.vibration_rng
+        if speed <= 1.0:
+            return round(0.03 + abs(rng.gauss(0.0, 0.005)), 3)
+        base = 0.03 + 0.37 * min(1.0, speed / 500.0) + 1.1 * (speed / 8000.0) ** 2 + 0.01 * load
+        base *= self.faults.vibration_factor(self.sim_time) if self.faults else 1.0
+        return round(max(0.0, base * (1.0 + rng.gauss(0.0, 0.03)) + rng.gauss(0.0, 0.02)), 3)
+
     def step(self, dt: float) -> dict[str, Any]:
         rng = self.rng
         state = self.sm.step(rng, dt)
@@ -239,6 +253,7 @@ class CncMachine(MachineServer):
             if self.wear >= 100.0:
                 self.raise_alarm(TOOL_LIFE_ALARM, f"Tool life expired: change tool T{self.tool}")
         coolant = self.coolant.step(20.0 + 0.15 * load, dt)
+        vibration = self.vibration(speed, load)
         state = self.sm.state  # a tool-life alarm may have been raised just now
         execution = {S.RUNNING: "ACTIVE", S.IDLE: "READY", S.ALARM: "INTERRUPTED"}.get(state, "STOPPED")
         if state != S.OFF:
@@ -256,6 +271,7 @@ class CncMachine(MachineServer):
             "Axes.X.Position": round(self.axes[0], 3),
             "Axes.Y.Position": round(self.axes[1], 3),
             "Axes.Z.Position": round(self.axes[2], 3),
+            "Spindle.Vibration": vibration,
             "Coolant.Temperature": round(coolant + gaussian(rng, 0.03), 2),
             "Tool.Number": self.tool,
             "Tool.Wear": round(self.wear, 3),

@@ -10,6 +10,7 @@ zones have settled again.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from asyncua import ua
@@ -33,6 +34,8 @@ HEAT_TAU_S = (20.0, 24.0, 28.0, 32.0)
 COOL_TAU_S = 300.0  # heaters off: a barrel loses heat much more slowly than it gains it
 READY_TOLERANCE_C = 8.0
 NOMINAL_CYCLE_S = 14.0
+HOLD_PRESSURE_BAR = 650.0
+MOULD_RUNNING_C = 45.0
 RANDOM_ALARMS = [(501, "Nozzle heater band open circuit"), (730, "Ejector not retracted"),
                  (612, "Hopper material low")]
 
@@ -54,6 +57,9 @@ class ImmMachine(MachineServer):
         self.cycle_pos = 0.0
         self.cycle_s = NOMINAL_CYCLE_S
         self.last_cycle_s = 0.0
+        self.last_hold_bar = 0.0
+        # the hold-pressure sensor has its own noise generator, so adding it left every other value as it was
+        self.hold_rng = random.Random(f"hold:{self.seed}")
 
     def variables(self) -> list[VarSpec]:
         specs = [VarSpec("Machine.State", ua.VariantType.String, "Setup")]
@@ -67,6 +73,8 @@ class ImmMachine(MachineServer):
             VarSpec("Injection.Pressure", ua.VariantType.Double, 0.0, u.BAR, (0.0, 2500.0)),
             VarSpec("Injection.CycleTime", ua.VariantType.Double, 0.0, u.SECOND, (0.0, 120.0),
                     description="Duration of the last completed shot"),
+            VarSpec("Injection.HoldPressure", ua.VariantType.Double, 0.0, u.BAR, (0.0, 2500.0),
+                    description="Mean hold pressure of the last completed shot"),
             VarSpec("Counters.Shots", ua.VariantType.UInt32, 0, u.PIECE),
             VarSpec("Counters.Good", ua.VariantType.UInt32, 0, u.PIECE),
             VarSpec("Counters.Scrap", ua.VariantType.UInt32, 0, u.PIECE),
@@ -134,8 +142,10 @@ class ImmMachine(MachineServer):
         state = self.sm.state
 
         heaters = state != S.OFF
+        now = self.sim_time
         for i, zone in enumerate(self.zones):
-            if heaters:
+            failed = self.faults and self.faults.active("heater_failure", now, f"Barrel.Zone{i + 1}.Temperature")
+            if heaters and not failed:
                 zone.step(self.setpoint(i), dt)
             else:
                 zone.step(AMBIENT_C, dt, tau_s=COOL_TAU_S)
@@ -145,24 +155,29 @@ class ImmMachine(MachineServer):
             self.cycle_pos, state = 0.0, S.RUNNING
 
         target_pressure = 0.0
+        hold = HOLD_PRESSURE_BAR + (self.faults.process_offset("Injection.HoldPressure", now) if self.faults else 0.0)
+        mould_offset = self.faults.process_offset("Mould.Temperature", now) if self.faults else 0.0
         if state == S.RUNNING:
             self.cycle_pos += dt
             t = self.cycle_pos
             if t < 1.2:  # fill: a colder melt needs more pressure
                 target_pressure = (1100.0 + 4.0 * deviation) * t / 1.2
             elif t < 4.0:  # hold
-                target_pressure = 650.0
+                target_pressure = hold
             elif t < self.cycle_s - 2.0:  # cooling + plasticising: back pressure
                 target_pressure = 60.0
             if self.cycle_pos >= self.cycle_s:
                 self.shots.add()
-                p_scrap = min(0.95, 0.01 + 0.04 * max(0.0, deviation - 3.0))
+                p_scrap = min(0.95, 0.01 + 0.04 * max(0.0, deviation - 3.0)
+                              + 0.03 * max(0.0, abs(self.mould.value - MOULD_RUNNING_C) - 3.0)
+                              + 0.005 * max(0.0, HOLD_PRESSURE_BAR - 20.0 - hold))
+                self.last_hold_bar = round(hold + self.hold_rng.gauss(0.0, 2.0), 1)
                 (self.scrap if rng.random() < p_scrap else self.good).add()
                 self.last_cycle_s = self.cycle_s
                 self.cycle_pos = 0.0
                 self.cycle_s = NOMINAL_CYCLE_S * (1.0 + gaussian(rng, 0.01))
         pressure = self.pressure.step(target_pressure, dt)
-        mould_target = {S.RUNNING: 45.0, S.OFF: AMBIENT_C}.get(state, 35.0)
+        mould_target = {S.RUNNING: MOULD_RUNNING_C, S.OFF: AMBIENT_C}.get(state, 35.0) + mould_offset
         mould = self.mould.step(mould_target, dt)
 
         out: dict[str, Any] = {"Machine.State": state.value}
@@ -172,6 +187,7 @@ class ImmMachine(MachineServer):
             "Mould.Temperature": round(mould + gaussian(rng, 0.1), 2),
             "Injection.Pressure": round(max(0.0, pressure + (gaussian(rng, 3.0) if pressure > 1 else 0.0)), 1),
             "Injection.CycleTime": round(self.last_cycle_s, 2),
+            "Injection.HoldPressure": self.last_hold_bar,
             "Counters.Shots": self.shots.value,
             "Counters.Good": self.good.value,
             "Counters.Scrap": self.scrap.value,

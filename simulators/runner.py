@@ -18,11 +18,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from simulators.cnc import CncMachine
 from simulators.energy import EnergyMeter
+from simulators.faults import MENUS, random_plan, write_labels
 from simulators.imm import ImmMachine
 from simulators.scale import ScaleMachine
 from simulators.security import ALL_SECURED
@@ -144,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--tick", type=float, default=0.1, help="update tick in seconds (default 0.1)")
     p.add_argument("--json", action="store_true", help="print JSON lines for machine-readable startup")
+    flt = p.add_argument_group("labelled faults (simulators/faults.py)")
+    flt.add_argument("--faults", type=int, metavar="SEED", default=None,
+                     help="inject a random plan of labelled faults (every kind of the machine's type) from SEED")
+    flt.add_argument("--labels", metavar="FILE", default="fault-labels.json",
+                     help="with --faults: write the labels (start, end, kind, signal) here")
+    flt.add_argument("--fault-warmup", type=float, default=600.0, metavar="S",
+                     help="with --faults: clean seconds before the first fault")
     sec = p.add_argument_group("security (default: one endpoint with security None, anonymous)")
     sec.add_argument("--secure", action="store_true",
                      help="offer Basic256Sha256, Aes128_Sha256_RsaOaep and Aes256_Sha256_RsaPss with Sign and "
@@ -198,6 +207,15 @@ def main(argv: list[str] | None = None) -> int:
     quiet_asyncua_logging()
 
     def ready(machines: list[MachineServer]) -> None:
+        if args.faults is not None:
+            plans = []
+            for i, m in enumerate(machines):
+                if m.machine_type in MENUS:
+                    m.faults = random_plan(m.machine_type, args.faults + i, 7 * 86400.0, warmup_s=args.fault_warmup,
+                                           tick_s=m.tick_s)
+                    plans.append((m.name, m.faults))
+            # simulated time runs at wall-clock pace (it slows down only when the machine is overloaded)
+            write_labels(args.labels, plans, datetime.now(UTC), {"seed": args.faults})
         for m in machines:
             if args.json:
                 print(json.dumps(describe(m)))

@@ -34,6 +34,7 @@ from asyncua.server.address_space import AttributeValue
 from simulators import limits as oplimits
 from simulators import ranges
 from simulators.address_space import ANALOG_ITEM_TYPE, ORGANIZES, NodeBatch
+from simulators.faults import Fault, FaultPlan
 from simulators.security import SimUserManager, load_der, load_or_make_certificate, policy_types
 from simulators.units import Unit
 
@@ -156,6 +157,7 @@ class MachineServer:
         self._removed: set[str] = set()
         self._dirty: set[str] = set()  # republish next tick (after unfreeze / drift reset)
         self._paused = False
+        self.faults = FaultPlan()  # labelled faults (simulators/faults.py); empty: no effect
 
         self._server: Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -239,11 +241,14 @@ class MachineServer:
         for drift in self._drift.values():
             drift[1] += drift[0] * dt
         # fixed order (not set order, which depends on PYTHONHASHSEED) keeps batches reproducible
-        extra = sorted((self._drift.keys() | self._dirty) - updates.keys())
+        faulty = self.faults.sensor_paths(self.sim_time) if self.faults else set()
+        extra = sorted((self._drift.keys() | self._dirty | faulty) - updates.keys())
         self._dirty.clear()
         changed: dict[str, Any] = {}
         for path in itertools.chain(updates, extra):
             if path in self._frozen or path in self._removed:
+                continue
+            if path in faulty and self.faults.stuck(path, self.sim_time):
                 continue
             value = self._published_value(path)
             if value != self.values[path]:
@@ -258,6 +263,10 @@ class MachineServer:
         drift = self._drift.get(path)
         if drift is not None:
             value = _coerce(self.specs[path].vtype, value + drift[1])
+        if self.faults and self.specs[path].vtype in _NUMERIC:
+            offset = self.faults.offset(path, self.sim_time, self.tick_s)
+            if offset:
+                value = _coerce(self.specs[path].vtype, value + offset)
         return value
 
     def write(self, path: str, value: Any) -> None:
@@ -308,6 +317,13 @@ class MachineServer:
         else:
             self._drift.setdefault(path, [0.0, 0.0])[0] = float(per_second)
         self._dirty.add(path)
+
+    def inject_fault(self, kind: str, path: str, magnitude: float = 0.0, duration_s: float = 60.0) -> Fault:
+        """A labelled fault (simulators/faults.py) starting now, for ``duration_s`` simulated seconds."""
+        self._spec(path)
+        if duration_s <= 0:
+            raise ValueError("duration_s must be > 0")
+        return self.faults.add(Fault(kind, path, self.sim_time, self.sim_time + float(duration_s), float(magnitude)))
 
     def pause(self) -> None:
         """Stop the update loop (values freeze, physics does not advance): a hung PLC task."""
@@ -594,6 +610,11 @@ class MachineServer:
             MethodSpec("Drift", self.drift, [path_arg, ("per_second", ua.VariantType.Double, "Offset growth")]),
             MethodSpec("RemoveNode", self.remove_node, [path_arg]),
             MethodSpec("RestoreNode", self.restore_node, [path_arg]),
+            MethodSpec("InjectFault", self.inject_fault,
+                       [("kind", ua.VariantType.String, "step, drift, stuck, spike, heater_failure, bearing, "
+                         "scrap_window (simulators/faults.py)"), path_arg,
+                        ("magnitude", ua.VariantType.Double, "Offset, rate or factor, by kind"),
+                        ("duration_s", ua.VariantType.Double, "Simulated seconds")]),
             MethodSpec("Pause", self.pause),
             MethodSpec("Resume", self.resume),
         ]

@@ -39,6 +39,16 @@ Status (`{prefix}/$status/{gatewayId}` and `{prefix}/{asset}/$status`, retained,
      "asset": "CNC01", "aasId": "..."}      # the last two only on asset status topics
 
 `timestamp` is null only in the last will, whose content the broker sends as registered at connect.
+
+Events (`{prefix}/{asset}/$events`, QoS and retain as configured): points whose values are event
+messages (e.g. an alarm's transitions, gateway/detect) are not wrapped as readings; the message is
+the AAS EventPayload the producer stored (`source`, `sourceSemanticId`, `observableReference`,
+`observableSemanticId`, `subjectId`, `timeStamp`, `payload` as a JSON object) with the gateway's
+`topic`, `seq` and `historical` added::
+
+    {"source": {"type": "ModelReference", "keys": [...]}, "observableReference": {...},
+     "timeStamp": "...Z", "payload": {"alarm": "Barrel_Zone1_Temperature", "transition": "raised",
+     "state": "Unacknowledged", ...}, "topic": "plant1/aas/IMM01/$events", "seq": 1234, "historical": false}
 """
 
 from __future__ import annotations
@@ -120,6 +130,21 @@ def asset_payload(asset: str, aas_id: str, items: Sequence[tuple[Record, PointMe
         d.update(sample_dict(record, meta, historical))
         samples.append(d)
     return dumps({"asset": asset, "aasId": aas_id, "samples": samples})
+
+
+def event_payload(record: Record, topic: str, historical: bool) -> bytes:
+    """An event message: the stored JSON object with topic, seq and historical added (see the docstring)."""
+    value = record.sample.value
+    try:
+        msg = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        msg = None
+    if not isinstance(msg, dict):  # not an object: carried as it is, still an event
+        msg = {"payload": json_value(value), "timeStamp": ns_to_iso(record.sample.ts)}
+    msg["topic"] = topic
+    msg["seq"] = record.seq
+    msg["historical"] = historical
+    return dumps(msg)
 
 
 def status_payload(status: str, gateway_id: str, ts_ns: int | None, reason: str | None = None,

@@ -101,6 +101,7 @@ class MqttPublisher:
             self._assets.setdefault(m.asset, m.aas_id)
         self._batch_topics = {a: topics.asset_batch_topic(prefix, a) for a in self._assets}
         self._asset_status_topics = {a: topics.asset_status_topic(prefix, a) for a in self._assets}
+        self._event_topics = {m.asset: topics.asset_events_topic(prefix, m.asset) for m in meta.values() if m.event}
         self.status_topic = topics.gateway_status_topic(prefix, cfg.status_topic, gateway_id)
         self._health = PublisherHealth(name=name, broker=cfg.broker.url, state_since_ns=now_ns())
         self._client: mqtt.Client | None = None
@@ -227,6 +228,16 @@ class MqttPublisher:
                   result: SendResult) -> Iterator[tuple[str, bytes, list[Record]]]:
         """(topic, payload, records in it), one by one; records without metadata go to `result.rejected`."""
         meta = self._meta
+        if self._event_topics:  # event messages go to their asset's $events topic, whatever the payload mode
+            plain = []
+            for r in records:
+                m = meta.get(r.sample.point)
+                if m is not None and m.event:
+                    topic = self._event_topics[m.asset]
+                    yield topic, pl.event_payload(r, topic, r.sample.received_ts < historical_before_ns), [r]
+                else:
+                    plain.append(r)
+            records = plain
         if self.cfg.payload == "per_point":
             topics_ = self._point_topics
             for r in records:

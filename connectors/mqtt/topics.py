@@ -5,6 +5,7 @@ Subscribers build their filters from this scheme, so it is a public contract:
     {prefix}/{aasIdShort}/{submodelIdShort}/{idShortPath levels}   one point (per_point payload)
     {prefix}/{aasIdShort}/$batch                                   per-asset batches (per_asset payload)
     {prefix}/{aasIdShort}/$status                                  asset status, retained
+    {prefix}/{aasIdShort}/$events                                  events of the asset (alarm transitions)
     {prefix}/$status/{gatewayId}                                   gateway status, retained (+ last will)
 
 - The idShortPath becomes topic levels: `.` separates levels and a list index `[n]` becomes its
@@ -93,6 +94,12 @@ def asset_batch_topic(prefix: str, asset: str) -> str:
 
 def asset_status_topic(prefix: str, asset: str) -> str:
     return f"{prefix}/{check_id_short(asset, 'asset idShort')}/$status"
+
+
+def asset_events_topic(prefix: str, asset: str) -> str:
+    """Where the asset's events go (an AAS EventPayload per message, e.g. an alarm raised/acknowledged/cleared):
+    the messageTopic of its BasicEventElements. One topic per asset, like `$batch` and `$status`."""
+    return f"{prefix}/{check_id_short(asset, 'asset idShort')}/$events"
 
 
 def gateway_status_topic(prefix: str, status_topic: str, gateway_id: str) -> str:

@@ -7,6 +7,7 @@ is exactly what other AAS tools read.
 from __future__ import annotations
 
 import io
+import zipfile
 from typing import Annotated
 
 from basyx.aas import model
@@ -78,8 +79,22 @@ def serialize(
     else:
         with aasx.AASXWriter(buf) as writer:
             files = aasx.DictSupplementaryFileContainer()
-            writer.write_all_aas_objects("/aasx/data.json", store, files, write_json=True)
+            writer.write_all_aas_objects(_AASX_PART, store, files, write_json=True)
+        buf = _with_json_part(buf, object_store_to_json(store, encoder=Encoder).encode())
     return Response(buf.getvalue(), media_type=media_type)
+
+
+_AASX_PART = "/aasx/data.json"
+
+
+def _with_json_part(package: io.BytesIO, data: bytes) -> io.BytesIO:
+    """The package with its JSON part written by our Encoder: BaSyx's AASX writer uses its own, which
+    writes `"specificAssetIds": []` for every Entity (the schema forbids empty arrays; see Encoder)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, data if item.filename == _AASX_PART.lstrip("/") else src.read(item.filename))
+    return out
 
 
 AasIdsParam = Annotated[list[str] | None, Query(alias="aasIds", description="base64url-encoded AAS ids")]

@@ -109,7 +109,7 @@ def test_status_submodel_update(specs: list[AssetSpec]) -> None:
     assert sm.get_referable("LastSampleTime").value.microsecond == 500000
     assert sm.get_referable("BadPoints").value == 2
     assert sm.get_referable("Connects").value == 3
-    assert sm.get_referable("Points").value == 24  # CNC01 in deploy/example-config.yaml
+    assert sm.get_referable("Points").value == 25  # CNC01 in deploy/example-config.yaml
     assert sm.get_referable("Endpoint").value == "opc.tcp://127.0.0.1:4841/"
     json.loads(json.dumps(sm, cls=AASToJsonEncoder), cls=StrictAASFromJsonDecoder)
     st.update("disconnected", None, None, 0, 3, "connection refused")

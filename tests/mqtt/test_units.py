@@ -130,3 +130,22 @@ def test_payload_of_rich_values_is_native_json() -> None:
     ]:
         body = json.loads(pl.point_payload(Record(1, Sample("A/Op/T", value, 1, None, 1, 0)), m, False))
         assert body["value"] == expected
+
+def test_event_points_are_published_as_event_payloads_on_the_assets_events_topic() -> None:
+    import json as _json
+
+    from connectors.base import Record
+    from connectors.mqtt.payload import event_payload
+    from connectors.mqtt.topics import asset_events_topic
+    from connectors.sample import Sample
+
+    topic = asset_events_topic("plant1/aas", "IMM01")
+    assert topic == "plant1/aas/IMM01/$events"
+    stored = _json.dumps({"source": {"type": "ModelReference", "keys": []}, "timeStamp": "2026-03-01T08:00:00Z",
+                          "payload": {"alarm": "A", "transition": "raised"}})
+    msg = _json.loads(event_payload(Record(7, Sample("IMM01/AnomalyDetection/Alarms.A.Event", stored, 1, None, 1)),
+                                    topic, historical=False))
+    assert msg["payload"] == {"alarm": "A", "transition": "raised"}
+    assert msg["topic"] == topic and msg["seq"] == 7 and msg["historical"] is False
+    odd = _json.loads(event_payload(Record(8, Sample("x", "not json", 10**18, None, 10**18)), topic, True))
+    assert odd["payload"] == "not json" and odd["timeStamp"].startswith("2001-")
