@@ -33,7 +33,7 @@ from connectors.mqtt.config import MqttPublisherConfig, MqttSourceConfig
 from connectors.opcua.config import DeadbandConfig, OpcUaSourceConfig
 from connectors.opcua.pki import PkiConfig
 from gateway.audit import AuditConfig
-from gateway.auth.config import ApiAuthConfig, ApiTlsConfig, CorsConfig
+from gateway.auth.config import ApiAuthConfig, ApiLimitsConfig, ApiTlsConfig, CorsConfig
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PATH_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -66,6 +66,9 @@ class ApiConfig(_Strict):
     auth: ApiAuthConfig = ApiAuthConfig()
     tls: ApiTlsConfig | None = Field(None, description="serve HTTPS with this certificate and key")
     cors: CorsConfig = CorsConfig()
+    limits: ApiLimitsConfig = ApiLimitsConfig()
+    http: Literal["httptools", "h11"] = Field(
+        "httptools", description="uvicorn's HTTP parser: httptools (fast, the default) or h11 (pure Python)")
 
 
 class RetentionConfig(_Strict):
