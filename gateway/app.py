@@ -185,11 +185,12 @@ class Gateway:
                    for a in self.cfg.assets for p in a.points]
         access = AccessPolicy.from_config(self.cfg.api.auth, self.cfg.historian.path)
         app = create_app(self.repository, history=HistorianBackend(self.historian, mapping), writer=self.writer,
-                         base_path=API_BASE_PATH, access=access, cors=self.cfg.api.cors)
+                         base_path=API_BASE_PATH, access=access, cors=self.cfg.api.cors, limits=self.cfg.api.limits)
         add_operations_routes(app, self)
         app.include_router(admin_router(pki=lambda: self.pki, keys=access.api_keys, audit=self.audit))
         log.info("REST API accepts: %s", access.describe())
-        self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port, tls=self.cfg.api.tls)
+        self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port, tls=self.cfg.api.tls,
+                             limits=self.cfg.api.limits, http=self.cfg.api.http)
         await self.api.start()
         if access.anonymous_read:
             log.warning("api.auth.anonymous_read is on: anyone who reaches %s can read every value", self.api.base_url)

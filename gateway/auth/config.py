@@ -106,7 +106,7 @@ class ApiLimitsConfig(_Strict):
         description="time a client has to send a request line and headers, on a new connection or a kept-alive one")
     body_timeout_s: float = Field(
         30.0, gt=0, le=3600, description="time a client has to send the whole body once its headers are in (408)")
-    keepalive_timeout_s: float = Field(
-        5.0, gt=0, le=3600, description="an idle kept-alive connection is closed after this")
+    keepalive_timeout_s: int = Field(
+        5, ge=1, le=3600, description="an idle kept-alive connection is closed after this (whole seconds: uvicorn's)")
     max_connections: int = Field(
         100, ge=1, le=100_000, description="open connections; a request on one beyond them gets 503")
