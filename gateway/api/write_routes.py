@@ -18,6 +18,7 @@ Every attempt that reaches the route is audited, whatever refused it, with an ex
 """
 
 # no `from __future__ import annotations`: FastAPI must see the dependency types defined inside the factory
+import contextlib
 from typing import Annotated, Any
 
 from basyx.aas import model
@@ -81,6 +82,9 @@ def write_router(writer: ValueWriter, repo: ModelRepository) -> APIRouter:
             except (ApiError, HTTPException) as e:
                 status = e.status if isinstance(e, ApiError) else e.status_code
                 text = e.text if isinstance(e, ApiError) else str(e.detail)
+                if status == 415:  # refused for its media type: the record still shows what was sent
+                    with contextlib.suppress(HTTPException):
+                        raw = await request.body()
                 await writer.record_rejected(submodel.id, path, element, raw, _REJECTED.get(status, str(status)),
                                              text, actor=actor, client=client)
                 raise
