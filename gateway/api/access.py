@@ -88,29 +88,9 @@ async def _unauthorized(text: str, scope: Scope, receive: Receive, send: Send, i
     await error_response(401, text, headers={"WWW-Authenticate": challenge})(scope, receive, send)
 
 
-def _document_security(app: Any) -> None:
-    """OpenAPI names the two ways to authenticate, so the docs page offers an "Authorize" button."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            schema.setdefault("components", {})["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "an API key (agw_...) or an OIDC access token (JWT)"},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-            }
-            schema["security"] = [{"bearer": []}, {"apiKey": []}]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi
-
-
 def install(app: Any, policy: AccessPolicy, cors: CorsConfig | None) -> None:
     """Access control inside CORS, so preflights need no credentials (the caller adds the outer layers)."""
     app.add_middleware(AccessControl, policy=policy)
     if cors is not None and cors.allow_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors.allow_origins, allow_methods=cors.allow_methods,
                            allow_headers=cors.allow_headers, max_age=cors.max_age_s, allow_credentials=False)
-    _document_security(app)

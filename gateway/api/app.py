@@ -15,6 +15,7 @@ from aas_models.repository import ModelRepository
 from gateway.api import access as access_mod
 from gateway.api import encoding as enc
 from gateway.api import fastpath
+from gateway.api import openapi as openapi_doc
 from gateway.api import serialization as ser
 from gateway.api.description import REPOSITORY_PROFILES, ServiceDescription, description
 from gateway.api.errors import install_error_handlers
@@ -85,4 +86,5 @@ def create_app(
     app.add_middleware(RequestGuard, limits=limits or ApiLimitsConfig())
     app.add_middleware(SecurityHeaders, docs_paths=(f"{base_path}/docs", f"{base_path}/docs/oauth2-redirect"))
     app.state.limits = limits or ApiLimitsConfig()
+    openapi_doc.install(app)
     return app
