@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,8 +141,8 @@ async def test_aas_http_client_reads_pages_filters_and_writes(served: Served) ->
         return {
             "shells": client.shells.get_all_asset_administration_shells(),
             "first": client.shells.get_all_asset_administration_shells(limit=1),
-            "series": client.submodels.get_all_submodels(semantic_id=encode_id(
-                '{"type":"ExternalReference","keys":[{"type":"GlobalReference","value":"%s"}]}' % ids.TIME_SERIES)),
+            "series": client.submodels.get_all_submodels(semantic_id=encode_id(json.dumps(
+                {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": ids.TIME_SERIES}]}))),
             "series_iri": client.submodels.get_all_submodels(semantic_id=encode_id(ids.TIME_SERIES)),
             "value": client.submodels.get_submodel_element_by_path_value_only_submodel_repo(sm, "Feed.Override"),
             "patched": client.submodels.patch_submodel_element_by_path_value_only_submodel_repo(
