@@ -36,6 +36,7 @@ from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
 from gateway.history_backend import HistorianBackend
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
+from gateway.loop_lag import LoopLag
 from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo
 from gateway.value_writer import ValueWriter, WritePoint
@@ -151,6 +152,7 @@ class Gateway:
         self.api: ApiServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        self.loop_lag = LoopLag(self.registry)
         self._g_state = Gauge("gateway_source_connected", "1 connected, 0 connecting, -1 disconnected",
                               ["asset", "endpoint"], registry=self.registry)
 
@@ -166,6 +168,7 @@ class Gateway:
         for name, source in self.sources.items():
             self._tasks.append(asyncio.create_task(self._run_source(name, source), name=f"source:{name}"))
         self._tasks.append(asyncio.create_task(self._watch_sources(), name="source-health"))
+        self._tasks.append(asyncio.create_task(self.loop_lag.run(), name="loop-lag"))
         if self.cfg.api.enabled:
             await self._start_api()
         self._started = True
