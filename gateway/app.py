@@ -37,6 +37,7 @@ from gateway.historian import Historian
 from gateway.history_backend import HistorianBackend
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.loop_lag import LoopLag
+from gateway.malloc_tuning import keep_mmap_threshold
 from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo
 from gateway.value_writer import ValueWriter, WritePoint
@@ -159,6 +160,7 @@ class Gateway:
     async def start(self) -> None:
         if self._started:
             return
+        keep_mmap_threshold()  # RSS comes back after large requests (see the module)
         await self.historian.open()
         for info in self.pipeline.points.values():
             await self.historian.register_series(info.point_id, info.value_type, info.unit)
