@@ -23,6 +23,7 @@ from gateway.auth.config import ApiLimitsConfig
 from gateway.auth.policy import AccessPolicy
 from gateway.value_writer import ValueWriter
 from tests.api import model_data as md
+from tests.conftest import wait_for
 
 LIMITS = ApiLimitsConfig(max_body_bytes=4096, max_head_bytes=2048, head_timeout_s=0.5, body_timeout_s=0.5,
                          keepalive_timeout_s=1, max_connections=4)
@@ -179,7 +180,4 @@ async def test_connections_beyond_the_limit_get_503(server: ApiServer) -> None:
         async def served() -> bool:
             return (await http.get("/api/v3.0/description")).status_code == 200
 
-        deadline = time.monotonic() + 10
-        while not await served():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+        await wait_for(served, timeout=10, message="requests served again once the idle connections closed")
