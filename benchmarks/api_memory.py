@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import socket
 import sys
 import tempfile
@@ -254,6 +255,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 except TimeoutError:
                     p.kill()
                     await p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> int:
