@@ -181,3 +181,27 @@ async def test_connections_beyond_the_limit_get_503(server: ApiServer) -> None:
             return (await http.get("/api/v3.0/description")).status_code == 200
 
         await wait_for(served, timeout=10, message="requests served again once the idle connections closed")
+
+
+def test_the_gateway_serves_with_httptools_by_default_and_names_a_bad_limit() -> None:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from gateway.config import ConfigError, parse_config
+
+    an_asset = {"id_short": "M1", "id": "urn:x:M1", "global_asset_id": "urn:x:asset:M1",
+                "source": {"type": "opcua", "endpoint": "opc.tcp://127.0.0.1:4840/", "security": "auto"},
+                "points": [{"node": "s=A", "path": "A", "type": "xs:double"}]}
+    cfg = parse_config({"assets": [an_asset]}, env={})
+    assert cfg.api.http == "httptools" and cfg.api.limits.max_body_bytes == 65_536
+    app = create_app(md.build_repository(), access=AccessPolicy.open_for_tests())
+    default = ApiServer(app, "127.0.0.1", 0, limits=cfg.api.limits, http=cfg.api.http)
+    assert issubclass(default._server.config.http, HttpToolsProtocol)  # type: ignore[arg-type]
+    h11 = ApiServer(app, "127.0.0.1", 0, http="h11")
+    assert issubclass(h11._server.config.http, H11Protocol)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as e:
+        parse_config({"assets": [an_asset], "api": {"limits": {"max_body_bytes": 10, "head_timeout_s": 0}}}, env={})
+    assert "api.limits.max_body_bytes" in str(e.value) and "api.limits.head_timeout_s" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        parse_config({"assets": [an_asset], "api": {"http": "zttp"}}, env={})
+    assert "api.http" in str(e.value)
