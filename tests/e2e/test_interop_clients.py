@@ -2,7 +2,8 @@
 
 * `basyx-client` (httpx; returns BaSyx SDK objects): sends every ValueOnly value as a string
   (`"85.5"` for an xs:double) and its semanticId filter as the base64url of the bare IRI;
-* `aas-http-client` (requests; dicts): the encoded ids are the caller's, ValueOnly values as given.
+* `aas-http-client` (requests; dicts): the encoded ids are the caller's, ValueOnly values as given;
+* `aas-python-http-client` (urllib3; generated from IDTA's OpenAPI, reads responses into its models).
 
 Each reads shells and submodels, pages with their cursors, filters by semanticId and writes a value
 to the machine (PATCH `$value`), which the machine then holds. The clients are synchronous: they run
@@ -167,3 +168,39 @@ async def test_aas_http_client_reads_pages_filters_and_writes(served: Served) ->
     assert got["value"] == {"Override": 100.0} or "Override" in got["value"]
     assert got["patched"] is True and got["patched_bare"] is True
     assert await machine_value(served.cnc, "Feed.Override") == 92.5
+
+
+# --- aas-python-http-client ----------------------------------------------------------------------------------------
+
+
+async def test_aas_python_http_client_reads_pages_filters_and_writes(served: Served) -> None:
+    """The client generated from IDTA's OpenAPI (rwth-iat): responses are read into its own models."""
+    from aas_python_http_client import ApiClient, Configuration
+    from aas_python_http_client.api.asset_administration_shell_repository_api_api import (
+        AssetAdministrationShellRepositoryAPIApi,
+    )
+    from aas_python_http_client.api.submodel_repository_api_api import SubmodelRepositoryAPIApi
+
+    def session() -> dict[str, Any]:
+        cfg = Configuration()
+        cfg.host = served.url
+        client = ApiClient(cfg, header_name="Authorization", header_value=f"Bearer {served.token}")
+        shells, submodels = AssetAdministrationShellRepositoryAPIApi(client), SubmodelRepositoryAPIApi(client)
+        first = shells.get_all_asset_administration_shells(limit=1)
+        sm = encode_id(CNC_SM)
+        return {
+            "first": first,
+            "second": shells.get_all_asset_administration_shells(limit=1, cursor=first.paging_metadata.cursor),
+            "series": submodels.get_all_submodels(semantic_id=encode_id(ids.TIME_SERIES)),
+            "value": submodels.get_submodel_element_by_path_value_only_submodel_repo(sm, "Feed.Override"),
+            "patched": submodels.patch_submodel_element_by_path_value_only_submodel_repo(
+                {"Override": 77.0}, sm, "Feed.Override"),
+        }
+
+    got = await asyncio.to_thread(session)
+    first, second = got["first"].result, got["second"].result
+    assert len(first) == len(second) == 1 and {first[0].id_short, second[0].id_short} == {"CNC01", "EM01"}
+    assert sorted(s.id_short for s in got["series"].result) == ["TimeSeries", "TimeSeries"]
+    assert "Override" in got["value"]
+    assert got["patched"] is None  # 204
+    assert await machine_value(served.cnc, "Feed.Override") == 77.0
