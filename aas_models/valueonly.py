@@ -127,6 +127,45 @@ def property_value_from_json(j: Any, value_type: type) -> Any:
         raise ValueError(f"{j!r} is not an {name}: {e}") from None
 
 
+# lexical forms of the xs types whose native JSON is not a string (XSD 1.1 Part 2, 3.3)
+_LEXICAL_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_LEXICAL_DOUBLE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?INF|NaN")
+_LEXICAL_INTEGER = re.compile(r"[+-]?[0-9]+")
+_MAX_LEXICAL = 100  # characters: more than any xs number needs (and int() refuses > 4300 digits)
+
+
+def property_value_from_lexical(text: str, value_type: type) -> Any:
+    """The xs value for `text` read as a lexical form of `value_type` (`"85"` for xs:double, `"true"`).
+
+    Some clients send every ValueOnly value as a JSON string, as Normal JSON writes Property values;
+    reading them is tolerated where the string is a valid lexical form (leading and trailing spaces
+    collapse, as XSD says for these types). For string-valued types this is the JSON reading.
+    """
+    name = _tname(value_type)
+    s = text.strip(" \t\n\r")
+    if value_type is dt.Boolean:
+        if s not in ("true", "false", "1", "0"):
+            raise ValueError(f"{text[:_MAX_LEXICAL]!r} is not an {name} (true, false, 1 or 0)")
+        return s in ("true", "1")
+    numeric = value_type is dt.Decimal or issubclass(value_type, float | int)
+    if not numeric:
+        return property_value_from_json(text, value_type)
+    pattern = (_LEXICAL_DECIMAL if value_type is dt.Decimal else
+               _LEXICAL_DOUBLE if issubclass(value_type, float) else _LEXICAL_INTEGER)
+    if len(s) > _MAX_LEXICAL or not pattern.fullmatch(s):
+        raise ValueError(f"{text[:_MAX_LEXICAL]!r} is not a lexical form of {name}")
+    if value_type is dt.Decimal:
+        return property_value_from_json(s, value_type)
+    if issubclass(value_type, float):
+        if s.lstrip("+-") in ("INF", "NaN"):
+            return property_value_from_json("-INF" if s == "-INF" else s.lstrip("+"), value_type)
+        f = float(s)
+        if not math.isfinite(f):
+            raise ValueError(f"{s!r} is out of range for {name}")
+        return property_value_from_json(f, value_type)
+    return property_value_from_json(int(s), value_type)
+
+
 _XS_DATETIME = re.compile(r"-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
 
 

@@ -4,6 +4,11 @@ One process, one loop: the API reads the live model the pipeline writes,
 without copies or locks. The gateway owns signal handling (Ctrl-C must flush
 the historian), so uvicorn's own signal capture is switched off. With a TLS
 certificate and key it serves HTTPS only (uvicorn's own TLS, no proxy needed).
+
+The HTTP protocol is uvicorn's httptools (C parser, the default) or h11, each with the gateway's
+limits added (`gateway/api/http_protocol.py`): head timeout and size, connection limit, Results for
+protocol errors. uvicorn's own `limit_concurrency` stays off (it counts idle connections and answers
+in plain text); WebSockets are off (no route uses them).
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from collections.abc import Generator
 import uvicorn
 from fastapi import FastAPI
 
-from gateway.auth.config import ApiTlsConfig
+from gateway.api.http_protocol import protocol_class
+from gateway.auth.config import ApiLimitsConfig, ApiTlsConfig
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +34,13 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class ApiServer:
-    def __init__(self, app: FastAPI, host: str, port: int, tls: ApiTlsConfig | None = None) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, tls: ApiTlsConfig | None = None,
+                 limits: ApiLimitsConfig | None = None, http: str = "httptools") -> None:
+        limits = limits or ApiLimitsConfig()
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                lifespan="off", server_header=False,
+                                lifespan="off", server_header=False, ws="none",
+                                http=protocol_class(http, limits), timeout_keep_alive=limits.keepalive_timeout_s,
+                                h11_max_incomplete_event_size=limits.max_head_bytes,
                                 ssl_certfile=str(tls.certificate) if tls else None,
                                 ssl_keyfile=str(tls.private_key) if tls else None)
         self.scheme = "https" if tls else "http"

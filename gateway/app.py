@@ -41,6 +41,8 @@ from gateway.historian import Historian
 from gateway.history_backend import HistorianBackend
 from gateway.kpi import producer as _kpi_producer  # noqa: F401  (registers the KPI producer factory)
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
+from gateway.loop_lag import LoopLag
+from gateway.malloc_tuning import keep_mmap_threshold
 from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo
 from gateway.value_writer import ValueWriter, WritePoint
@@ -172,6 +174,7 @@ class Gateway:
         self.api: ApiServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        self.loop_lag = LoopLag(self.registry)
         self._g_state = Gauge("gateway_source_connected", "1 connected, 0 connecting, -1 disconnected",
                               ["asset", "endpoint"], registry=self.registry)
 
@@ -192,6 +195,7 @@ class Gateway:
     async def start(self) -> None:
         if self._started:
             return
+        keep_mmap_threshold()  # RSS comes back after large requests (see the module)
         await self.historian.open()
         for info in self.pipeline.points.values():
             await self.historian.register_series(info.point_id, info.value_type, info.unit)
@@ -203,6 +207,7 @@ class Gateway:
         for name, source in self.sources.items():
             self._tasks.append(asyncio.create_task(self._run_source(name, source), name=f"source:{name}"))
         self._tasks.append(asyncio.create_task(self._watch_sources(), name="source-health"))
+        self._tasks.append(asyncio.create_task(self.loop_lag.run(), name="loop-lag"))
         if self.cfg.api.enabled:
             await self._start_api()
         self._started = True
@@ -224,11 +229,12 @@ class Gateway:
                     for producer in self.producers for dp in producer.points()]
         access = AccessPolicy.from_config(self.cfg.api.auth, self.cfg.historian.path)
         app = create_app(self.repository, history=HistorianBackend(self.historian, mapping), writer=self.writer,
-                         base_path=API_BASE_PATH, access=access, cors=self.cfg.api.cors)
+                         base_path=API_BASE_PATH, access=access, cors=self.cfg.api.cors, limits=self.cfg.api.limits)
         add_operations_routes(app, self)
         app.include_router(admin_router(pki=lambda: self.pki, keys=access.api_keys, audit=self.audit))
         log.info("REST API accepts: %s", access.describe())
-        self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port, tls=self.cfg.api.tls)
+        self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port, tls=self.cfg.api.tls,
+                             limits=self.cfg.api.limits, http=self.cfg.api.http)
         await self.api.start()
         if access.anonymous_read:
             log.warning("api.auth.anonymous_read is on: anyone who reaches %s can read every value", self.api.base_url)

@@ -12,6 +12,12 @@ records (``audit-20261122T010203Z-20261123T040506Z.jsonl``); rotated files whose
 than `retention_days` ago are deleted, checked at open and at every rotation. Values under keys
 that look secret (password, token, key, ...) are written as ``***``: an audit file is read by
 more people than the ones allowed to know the secrets.
+
+A record holds whatever a client sent, so every value is made writable and bounded first
+(`audit_value`): a lone surrogate is written as the text ``\\ud800`` (the UTF-8 file stays valid),
+an integer too long to print as its digit count, and strings, lists, objects and nesting are cut
+to a bounded excerpt that says how much was left out. A 10 MB bad value costs a record of a few KB,
+and no input can make the write fail and the attempt go unrecorded.
 """
 
 from __future__ import annotations
@@ -76,21 +82,68 @@ _SECRET_TEXT = re.compile(
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
+MAX_CHARS = 1000  # of one string in a record
+MAX_ITEMS = 50  # of one list or object
+MAX_DEPTH = 8
+MAX_TOTAL = 8000  # characters of all strings of one value together
+_MAX_INT_BITS = 332  # about 100 decimal digits
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _text(s: str, budget: list[int], secrets: bool = True) -> str:
+    """`s` escaped, with secrets redacted (cut before, so a 10 MB string costs no 10 MB regex scan), cut."""
+    limit = max(0, min(MAX_CHARS, budget[0]))
+    head = s[: limit + 200]  # a margin so that a secret across the cut is still recognised
+    if secrets:
+        head = redact_text(head)
+    out = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", head[:limit])
+    if len(s) > limit:
+        out += f"...(+{len(s) - limit} chars)"
+    budget[0] -= len(out)
+    return out
+
+
+def audit_value(value: Any, redact: bool = True, _depth: int = 0, _budget: list[int] | None = None) -> Any:
+    """`value` as a record can always hold it: redacted, escaped and bounded (see the module doc)."""
+    budget = _budget if _budget is not None else [MAX_TOTAL]
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):  # str() of more than 4300 digits raises
+        bits = value.bit_length()
+        return value if bits <= _MAX_INT_BITS else f"(an integer of about {int(bits * 0.30103) + 1} digits)"
+    if isinstance(value, str):
+        return _text(value, budget, secrets=redact)
+    if _depth >= MAX_DEPTH:
+        return "(nested too deeply)"
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for i, (k, v) in enumerate(value.items()):
+            if i >= MAX_ITEMS or budget[0] <= 0:
+                out["..."] = f"(+{len(value) - i} entries)"
+                break
+            key = _text(k if isinstance(k, str) else str(k), budget, secrets=False)
+            out[key] = REDACTED if redact and isinstance(k, str) and is_secret_key(k) and v is not None else \
+                audit_value(v, redact, _depth + 1, budget)
+        return out
+    if isinstance(value, list | tuple):
+        items = [audit_value(v, redact, _depth + 1, budget) for v in value[:MAX_ITEMS] if budget[0] > 0]
+        if len(items) < len(value):
+            items.append(f"...(+{len(value) - len(items)} items)")
+        return items
+    return _text(str(value), budget, secrets=redact)
+
+
+def body_excerpt(raw: bytes | None, limit: int = 2048) -> str | None:
+    """The start of a request body as text for a record (undecodable bytes escaped, the rest counted)."""
+    if raw is None:
+        return None
+    text = raw[:limit].decode("utf-8", "backslashreplace")
+    return text if len(raw) <= limit else f"{text}...(+{len(raw) - limit} bytes)"
+
+
 def is_secret_key(key: str) -> bool:
     k = re.sub(r"[^a-z0-9]", "", key.lower())
     return k.endswith("key") or any(w in k for w in _SECRET_WORDS)
-
-
-def redact(value: Any) -> Any:
-    """`value` with every secret-looking key's value replaced by ``***`` (dicts and lists, recursively)."""
-    if isinstance(value, dict):
-        return {k: REDACTED if isinstance(k, str) and is_secret_key(k) and v is not None else redact(v)
-                for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        return redact_text(value)
-    return value
 
 
 def redact_text(text: str) -> str:
@@ -153,12 +206,16 @@ class AuditLog:
     def record(self, *, actor: str, source: str, action: str, target: str, result: str,
                old: Any = None, new: Any = None, detail: str | None = None) -> None:
         """Append one record, durably (returns after fsync). Secret-looking values are redacted."""
-        rec = {"ts": "", "actor": actor, "source": source, "action": action, "target": target,
-               "old": redact(old), "new": redact(new), "result": redact_text(result),
-               "detail": None if detail is None else redact_text(detail)}
+        # who, where and what are names the gateway made (escaped and bounded); values and texts may hold
+        # secrets a client sent (also redacted)
+        rec = {"ts": "", **{k: audit_value(v, redact=False) for k, v in (
+            ("actor", actor), ("source", source), ("action", action), ("target", target))},
+            **{k: audit_value(v) for k, v in (("old", old), ("new", new), ("result", result), ("detail", detail))}}
         with self._locked():
             rec["ts"] = utc_now_iso()  # taken under the lock, so the file is in time order across processes
-            line = (json.dumps(rec, ensure_ascii=False, default=str, separators=(",", ":")) + "\n").encode()
+            # backslashreplace: audit_value leaves nothing unencodable, and a record must never fail for it
+            line = (json.dumps(rec, ensure_ascii=False, default=str, separators=(",", ":")) + "\n").encode(
+                "utf-8", "backslashreplace")
             fd = self._open_current()
             try:
                 size = os.fstat(fd).st_size

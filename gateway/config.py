@@ -34,7 +34,7 @@ from connectors.mqtt.config import MqttPublisherConfig, MqttSourceConfig
 from connectors.opcua.config import DeadbandConfig, OpcUaSourceConfig
 from connectors.opcua.pki import PkiConfig
 from gateway.audit import AuditConfig
-from gateway.auth.config import ApiAuthConfig, ApiTlsConfig, CorsConfig
+from gateway.auth.config import ApiAuthConfig, ApiLimitsConfig, ApiTlsConfig, CorsConfig
 from gateway.config_yaml import gc_paused, load_yaml
 from gateway.detect.config import DetectionConfig
 from gateway.detect.config import check as check_detection
@@ -75,6 +75,9 @@ class ApiConfig(_Strict):
     auth: ApiAuthConfig = ApiAuthConfig()
     tls: ApiTlsConfig | None = Field(None, description="serve HTTPS with this certificate and key")
     cors: CorsConfig = CorsConfig()
+    limits: ApiLimitsConfig = ApiLimitsConfig()
+    http: Literal["httptools", "h11"] = Field(
+        "httptools", description="uvicorn's HTTP parser: httptools (fast, the default) or h11 (pure Python)")
 
 
 class RetentionConfig(_Strict):

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from basyx.aas import model
 
-from aas_models.valueonly import property_value_from_json, property_value_to_json
+from aas_models.valueonly import property_value_from_json, property_value_from_lexical, property_value_to_json
 from connectors.base import Source, WritableSource, WriteError, WriteValueError
-from gateway.audit import AuditLog
+from gateway.audit import AuditLog, body_excerpt
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,16 @@ class ValueWriter:
             raise
         await self._record(actor, client, target, old, new, "ok", None)
 
+    async def record_rejected(self, submodel_id: str, path: str, element: model.SubmodelElement | None,
+                              raw: bytes | None, reason: str, text: str, *, actor: str, client: str) -> None:
+        """Audit a write attempt refused before its value could be read (bad body, media type, size, path).
+
+        `new` is a bounded excerpt of the body as sent (undecodable bytes escaped), so the record shows
+        what was tried without holding a 10 MB body; `reason` becomes the result ``error: <reason>``.
+        """
+        old = _json_value(element) if element is not None else None
+        await self._record(actor, client, f"{submodel_id}#{path}", old, body_excerpt(raw), f"error: {reason}", text)
+
     async def _record(self, actor: str, client: str, target: str, old: Any, new: Any, result: str,
                       detail: str | None) -> None:
         if self._audit is None:
@@ -107,7 +117,7 @@ class ValueWriter:
         try:
             await asyncio.to_thread(self._audit.record, actor=actor, source=client, action="write", target=target,
                                     result=result, old=old, new=new, detail=detail)
-        except OSError:
+        except Exception:
             # the machine has already answered: report its answer, and the lost record loudly
             log.exception("audit log %s: could not record write of %s by %s (%s)", self._audit.path, target, actor,
                           result)
@@ -126,7 +136,12 @@ def _json_value(element: model.SubmodelElement) -> Any:
 
 
 def _from_body(body: Any, prop: model.Property) -> Any:
-    """The xs value of a ValueOnly body: `{"idShort": v}` (what GET $value returns) or a bare `v`."""
+    """The xs value of a ValueOnly body: `{"idShort": v}` (what GET $value returns) or a bare `v`.
+
+    `v` is native JSON (`85.0`, `true`) or, as some clients send it, a string holding a lexical
+    form of the valueType (`"85"`, `"true"`): tolerant in what is read, the machine always gets
+    the declared type.
+    """
     if isinstance(body, dict):
         if set(body) != {prop.id_short}:
             raise WriteRefused("bad_value", f"Expected {{{prop.id_short!r}: value}} or a bare value, got an object "
@@ -136,6 +151,8 @@ def _from_body(body: Any, prop: model.Property) -> Any:
     if body is None:
         raise WriteRefused("bad_value", f"A value of type {vt} is required, got null")
     try:
+        if isinstance(body, str):
+            return property_value_from_lexical(body, prop.value_type)
         return property_value_from_json(body, prop.value_type)
     except ValueError as e:
         raise WriteRefused("bad_value", f"Bad value for valueType {vt}: {e}") from None

@@ -16,7 +16,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.errors import error_response
-from gateway.api.security_headers import SecurityHeaders
 from gateway.auth.config import CorsConfig, Role
 from gateway.auth.policy import AccessPolicy, AuthFailure
 from gateway.auth.principal import ANONYMOUS_READER
@@ -89,30 +88,9 @@ async def _unauthorized(text: str, scope: Scope, receive: Receive, send: Send, i
     await error_response(401, text, headers={"WWW-Authenticate": challenge})(scope, receive, send)
 
 
-def _document_security(app: Any) -> None:
-    """OpenAPI names the two ways to authenticate, so the docs page offers an "Authorize" button."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            schema.setdefault("components", {})["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "an API key (agw_...) or an OIDC access token (JWT)"},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-            }
-            schema["security"] = [{"bearer": []}, {"apiKey": []}]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi
-
-
-def install(app: Any, policy: AccessPolicy, cors: CorsConfig | None, docs_paths: tuple[str, ...]) -> None:
-    """Access control inside CORS (so preflights need no credentials) inside the security headers."""
+def install(app: Any, policy: AccessPolicy, cors: CorsConfig | None) -> None:
+    """Access control inside CORS, so preflights need no credentials (the caller adds the outer layers)."""
     app.add_middleware(AccessControl, policy=policy)
     if cors is not None and cors.allow_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors.allow_origins, allow_methods=cors.allow_methods,
                            allow_headers=cors.allow_headers, max_age=cors.max_age_s, allow_credentials=False)
-    app.add_middleware(SecurityHeaders, docs_paths=docs_paths)
-    _document_security(app)

@@ -15,10 +15,13 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from gateway.api.errors import ApiError, NotFound
+from gateway.api.errors import ApiError, BadRequest, NotFound
+from gateway.api.request_body import json_value, read_body
+from gateway.audit import body_excerpt
 from gateway.auth.apikeys import ApiKeyStore, UnknownKeyError, info_dict
 from gateway.auth.config import Role
 from gateway.auth.principal import Principal
@@ -41,7 +44,12 @@ class PkiLike(Protocol):
 class NewApiKey(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="who or what uses the key")
     role: Role
-    expires_days: float | None = Field(None, gt=0, alias="expiresDays")
+    # bounded: a key for 10^300 days is no key that expires, and the date arithmetic overflows
+    expires_days: float | None = Field(None, gt=0, le=36_500, alias="expiresDays")
+
+
+_NEW_KEY_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": NewApiKey.model_json_schema(by_alias=True)}}}}
 
 
 def _admin(request: Request) -> Principal:
@@ -118,10 +126,24 @@ def admin_router(*, pki: Callable[[], PkiLike] | None, keys: ApiKeyStore | None,
     async def list_keys() -> Response:
         return JSONResponse([info_dict(i) for i in await asyncio.to_thread(get_keys().list)])
 
+    # the body is read here rather than by FastAPI, so that a refused one is audited like any other attempt
     @router.post("/api-keys", status_code=201, summary="Create an API key: the response is the only place "
-                 "the key is ever shown")
-    async def create_key(body: NewApiKey, request: Request) -> Response:
+                 "the key is ever shown", openapi_extra=_NEW_KEY_BODY,
+                 responses={201: {"description": "The key (shown this once) and its listing"}})
+    async def create_key(request: Request) -> Response:
         store = get_keys()
+        raw = None
+        try:
+            raw = await read_body(request)
+            body = NewApiKey.model_validate(json_value(raw))
+        except ValidationError as e:
+            text = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors())
+            await record(request, "apikey.create", "-", "refused", new=body_excerpt(raw), detail=text)
+            raise BadRequest(text) from None
+        except (ApiError, HTTPException) as e:
+            await record(request, "apikey.create", "-", "refused", new=body_excerpt(raw),
+                         detail=e.text if isinstance(e, ApiError) else str(e.detail))
+            raise
         key, info = await asyncio.to_thread(store.create, body.name, body.role, body.expires_days)
         await record(request, "apikey.create", info.id, "ok", new={"name": info.name, "role": info.role,
                                                                   "expires": info.expires})

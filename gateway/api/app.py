@@ -15,17 +15,20 @@ from aas_models.repository import ModelRepository
 from gateway.api import access as access_mod
 from gateway.api import encoding as enc
 from gateway.api import fastpath
+from gateway.api import openapi as openapi_doc
 from gateway.api import serialization as ser
 from gateway.api.description import REPOSITORY_PROFILES, ServiceDescription, description
 from gateway.api.errors import install_error_handlers
 from gateway.api.history import HistoryBackend
 from gateway.api.lookup import shell_by_id, submodel_by_id, submodel_of_shell
 from gateway.api.repository_routes import shell_list_router, submodel_list_router
+from gateway.api.security_headers import SecurityHeaders
 from gateway.api.services import aas_service_router, submodel_service_router
 from gateway.api.shell_routes import shell_router
 from gateway.api.submodel_routes import submodel_router
+from gateway.api.transport import RequestGuard
 from gateway.api.write_routes import write_router
-from gateway.auth.config import CorsConfig
+from gateway.auth.config import ApiLimitsConfig, CorsConfig
 from gateway.auth.policy import AccessPolicy
 from gateway.value_writer import ValueWriter
 
@@ -40,6 +43,7 @@ def create_app(
     cors: CorsConfig | None = None,
     history: HistoryBackend | None = None,
     writer: ValueWriter | None = None,  # PATCH $value routes only with one
+    limits: ApiLimitsConfig | None = None,
     base_path: str = "/api/v3.0",
     title: str = "AAS edge gateway",
     version: str = "0.1.0",
@@ -75,6 +79,12 @@ def create_app(
                        prefix=f"{base_path}/submodels/{{submodelIdentifier}}")
     if writer is not None:
         app.include_router(write_router(writer, repo), prefix=base_path)
+    # middleware, innermost first: the fast path, access control (inside CORS), the transport rules
+    # (Host, HEAD, body limits), and outermost the security headers, on every response whoever made it
     fastpath.install(app, repo, base_path)
-    access_mod.install(app, access, cors, (f"{base_path}/docs", f"{base_path}/docs/oauth2-redirect"))
+    access_mod.install(app, access, cors)
+    app.add_middleware(RequestGuard, limits=limits or ApiLimitsConfig())
+    app.add_middleware(SecurityHeaders, docs_paths=(f"{base_path}/docs", f"{base_path}/docs/oauth2-redirect"))
+    app.state.limits = limits or ApiLimitsConfig()
+    openapi_doc.install(app)
     return app

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
 _DEFAULT_TEXT = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 500: "Internal server error"}
+MAX_TEXT = 1000  # characters of a Result text: whatever a client sent is quoted at most this far
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# response headers an error keeps: the methods a resource takes, and that the connection ends
+_KEPT_HEADERS = frozenset({"allow", "connection"})
 
 
 class ApiError(Exception):
@@ -45,8 +53,17 @@ def _timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def excerpt(text: str, limit: int = 80) -> str:
+    """`text` cut to `limit` characters (the rest counted, never echoed), lone surrogates replaced."""
+    text = _LONE_SURROGATE.sub("\ufffd", text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def result_body(text: str, code: str) -> dict[str, list[dict[str, str]]]:
-    return {"messages": [{"code": code[:32], "messageType": "Error", "text": text, "timestamp": _timestamp()}]}
+    return {"messages": [{"code": code[:32], "messageType": "Error", "text": excerpt(text, MAX_TEXT),
+                          "timestamp": _timestamp()}]}
 
 
 def error_response(status: int, text: str, code: str | None = None, headers: dict[str, str] | None = None) -> Response:
@@ -64,9 +81,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     text = exc.detail if isinstance(exc.detail, str) else _DEFAULT_TEXT.get(exc.status_code, "Error")
     if exc.status_code == 404 and text == "Not Found":
         text = f"No such resource: {request.url.path}"
-    # keep `Allow` on 405 so clients learn the methods; drop anything else Starlette set
-    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"} or None
-    return error_response(exc.status_code, text, headers=headers)
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in _KEPT_HEADERS}
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route matching the path only; a path served by a
+        # GET route and a PATCH route must say both
+        headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+        headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+    return error_response(exc.status_code, text, headers=headers or None)
+
+
+def allowed_methods(app: Any, scope: Any) -> list[str]:
+    """Every method some route takes for the request's path (HEAD wherever GET), in a fixed order.
+
+    Asked of the routes as the router asks them (`matches` with each method), which also sees the
+    routes of included routers."""
+    methods = {m for m in _METHOD_ORDER
+               if any(route.matches({**scope, "method": m})[0] is Match.FULL for route in app.router.routes)}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods, key=lambda m: (_METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER), m))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

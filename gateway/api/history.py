@@ -23,12 +23,15 @@ from starlette.responses import Response
 from connectors import status as opc_status
 from connectors.sample import flag_names, ns_to_iso
 from gateway.api.encoding import json_response
-from gateway.api.errors import BadRequest, NotFound
+from gateway.api.errors import BadRequest, NotFound, excerpt
 from gateway.historian.records import Bucket, HistoryRow
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
 DEFAULT_SPAN_NS = 3600 * 10**9
+MAX_BUCKET_S = 100 * 366 * 86400  # a century: wider buckets mean nothing, and ns arithmetic must stay finite
+# the historian stores SQLite INTEGER (signed 64-bit) nanoseconds: 1677-09-21 .. 2262-04-11
+_MIN_NS, _MAX_NS = -(2**63), 2**63 - 1
 AGGREGATES = ("min", "max", "avg", "count", "last")
 
 
@@ -92,12 +95,16 @@ def parse_time(text: str | None, name: str) -> int | None:
     try:
         dt = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise BadRequest(f"'{name}' must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z, got {text!r}") from None
+        raise BadRequest(f"'{name}' must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z, "
+                         f"got {excerpt(text)!r}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     # integer arithmetic, so microseconds survive for dates far from 1970
     delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+    ns = (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+    if not _MIN_NS <= ns <= _MAX_NS:
+        raise BadRequest(f"'{name}' must lie between 1677-09-22 and 2262-04-11 (the historian's time range)")
+    return ns
 
 
 def parse_bucket(text: str | None) -> int | None:
@@ -105,6 +112,8 @@ def parse_bucket(text: str | None) -> int | None:
     if text is None:
         return None
     text = text.strip()
+    if len(text) > 40:
+        raise BadRequest(f"'bucket' must be an ISO 8601 duration such as PT1M or seconds, got {excerpt(text, 40)!r}")
     seconds: float
     m = _DURATION.fullmatch(text)
     if m and text not in ("P", "PT") and not text.endswith("T"):
@@ -116,6 +125,8 @@ def parse_bucket(text: str | None) -> int | None:
             raise BadRequest(f"'bucket' must be an ISO 8601 duration such as PT1M or seconds, got {text!r}") from None
     if not math.isfinite(seconds) or seconds <= 0:
         raise BadRequest("'bucket' must be a positive duration")
+    if seconds > MAX_BUCKET_S:
+        raise BadRequest(f"'bucket' must be at most {MAX_BUCKET_S} s (100 years)")
     ns = round(seconds * 10**9)
     if ns < 1_000_000:
         raise BadRequest("'bucket' must be at least 1 ms")

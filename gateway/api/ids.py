@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from gateway.api.errors import BadRequest
+from gateway.api.bounded_json import parse_json
+from gateway.api.errors import BadRequest, excerpt
 
 T = TypeVar("T")
 
@@ -43,16 +43,19 @@ def decode_id(text: str, what: str = "identifier") -> str:
     try:
         return _b64decode(text).decode("utf-8")
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest(f"The {what} {text!r} is not valid base64url-encoded UTF-8") from None
+        raise BadRequest(f"The {what} {excerpt(text)!r} is not valid base64url-encoded UTF-8") from None
 
 
-def decode_json_param(text: str, what: str) -> Any:
-    """A query parameter holding base64url-encoded JSON (semanticId, assetIds)."""
+def decode_json_or_text_param(text: str, what: str) -> Any:
+    """A query parameter holding base64url-encoded JSON (semanticId, assetIds) or, as some clients send
+    it, the base64url of a bare identifier: JSON if the decoded text starts with `{` or `[` (no IRI
+    does), else the text itself (never empty). The JSON is parsed within the bounds of `bounded_json`."""
     raw = decode_id(text, what)
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        raise BadRequest(f"The {what} is not base64url-encoded JSON") from None
+    if raw.lstrip()[:1] in ("{", "["):
+        return parse_json(raw.encode(), f"The {what}")
+    if not raw.strip():
+        raise BadRequest(f"The {what} is empty")
+    return raw
 
 
 def _checksum(offset: int) -> str:

@@ -1,13 +1,15 @@
 """The collection routes of the AAS Repository (`/shells`) and Submodel Repository (`/submodels`).
 
-Filters follow Part 2: `assetIds` and `semanticId` arrive as base64url-encoded
-JSON; results are paged in the repository's (configuration) order.
+Filters follow Part 2: `assetIds` and `semanticId` arrive as base64url-encoded JSON (a
+SpecificAssetId, a Reference). Clients that send the base64url of the bare identifier instead (a
+global asset id, a semantic id IRI), as other AAS servers accept, are understood too. Results are
+paged in the repository's (configuration) order.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Annotated, Any
 
@@ -18,7 +20,7 @@ from starlette.responses import Response
 from aas_models.repository import ModelRepository
 from gateway.api import encoding as enc
 from gateway.api.errors import BadRequest
-from gateway.api.ids import decode_json_param, page, paged_body
+from gateway.api.ids import decode_json_or_text_param, page, paged_body
 from gateway.api.modifiers import (
     CursorParam,
     ExtentParam,
@@ -37,14 +39,16 @@ AssetIdsFilter = Annotated[
     Query(
         alias="assetIds",
         description="base64url-encoded SpecificAssetId JSON objects ({name, value}), comma-separated or repeated; "
-        "name 'globalAssetId' matches the global asset id. A shell must match all of them.",
+        "name 'globalAssetId' matches the global asset id, as does the base64url of a bare identifier. "
+        "A shell must match all of them.",
     ),
 ]
 SemanticIdFilter = Annotated[
     str | None,
     Query(
         alias="semanticId",
-        description="base64url-encoded Reference JSON; matches semanticId or one of the supplementalSemanticIds",
+        description="base64url-encoded Reference JSON, or the base64url of a bare IRI (matching a reference whose "
+        "last key has that value); matches semanticId or one of the supplementalSemanticIds",
     ),
 ]
 
@@ -58,7 +62,10 @@ def _split(values: Iterable[str]) -> list[str]:
 def _asset_id_pairs(values: list[str] | None) -> list[tuple[str, str]]:
     pairs = []
     for text in _split(values or []):
-        data = decode_json_param(text, "assetIds entry")
+        data = decode_json_or_text_param(text, "assetIds entry")
+        if isinstance(data, str):  # a bare identifier: the global asset id
+            pairs.append(("globalAssetId", data))
+            continue
         if not (isinstance(data, dict) and isinstance(data.get("name"), str) and isinstance(data.get("value"), str)):
             raise BadRequest("Each assetIds entry must be a SpecificAssetId JSON object with 'name' and 'value'")
         pairs.append((data["name"], data["value"]))
@@ -86,16 +93,19 @@ def _reference_keys(data: Any) -> tuple[tuple[Any, Any], ...]:
     return tuple((k.get("type"), k.get("value")) for k in data.get("keys", ()) if isinstance(k, dict))
 
 
-def _semantic_filter(text: str | None) -> tuple[tuple[str, str], ...] | None:
+def _semantic_filter(text: str | None) -> Callable[[model.Reference], bool] | None:
+    """Whether a reference matches the `semanticId` parameter (None: no filter)."""
     if text is None:
         return None
-    data = decode_json_param(text, "semanticId")
+    data = decode_json_or_text_param(text, "semanticId")
+    if isinstance(data, str):
+        return lambda ref: bool(ref.key) and ref.key[-1].value == data
     if not (isinstance(data, dict) and isinstance(data.get("keys"), list) and data["keys"]):
         raise BadRequest("semanticId must be a Reference JSON object with a non-empty 'keys' array")
     keys = _reference_keys(data)
     if not all(isinstance(t, str) and isinstance(v, str) for t, v in keys):
         raise BadRequest("semanticId keys need a string 'type' and 'value'")
-    return keys
+    return lambda ref: _semantic_keys(ref) == keys
 
 
 def _semantic_keys(ref: model.Reference) -> tuple[tuple[str, str], ...]:
@@ -112,7 +122,7 @@ def filter_submodels(
             continue
         if wanted is not None:
             refs = [r for r in (sm.semantic_id, *sm.supplemental_semantic_id) if r is not None]
-            if not any(_semantic_keys(r) == wanted for r in refs):
+            if not any(wanted(r) for r in refs):
                 continue
         out.append(sm)
     return out

@@ -1,4 +1,4 @@
-"""Settings of REST authentication, TLS and CORS (the `api:` section of the gateway config).
+"""Settings of REST authentication, TLS, CORS and request limits (the `api:` section of the gateway config).
 
 Relative file paths are relative to the config file (like the historian's), resolved by `resolve_paths`
 when the config is loaded.
@@ -86,3 +86,27 @@ class CorsConfig(_Strict):
     allow_methods: list[str] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
     allow_headers: list[str] = ["Authorization", "X-API-Key", "Content-Type"]
     max_age_s: int = Field(600, ge=0)
+
+
+class ApiLimitsConfig(_Strict):
+    """What one client may cost the gateway: the API shares the event loop with the OPC UA collection.
+
+    The defaults fit what the API takes (ValueOnly values and admin requests of a few hundred bytes)
+    and keep the parse of the largest accepted body within a few ms of loop time.
+    """
+
+    max_body_bytes: int = Field(
+        65_536, ge=1024, le=64 * 1024 * 1024,
+        description="largest request body; a larger one gets 413 before more than this is read")
+    max_head_bytes: int = Field(
+        16_384, ge=1024, le=1024 * 1024,
+        description="largest request line plus headers; a larger head gets 431")
+    head_timeout_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="time a client has to send a request line and headers, on a new connection or a kept-alive one")
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="time a client has to send the whole body once its headers are in (408)")
+    keepalive_timeout_s: int = Field(
+        5, ge=1, le=3600, description="an idle kept-alive connection is closed after this (whole seconds: uvicorn's)")
+    max_connections: int = Field(
+        100, ge=1, le=100_000, description="open connections; a request on one beyond them gets 503")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.auth.apikeys import PREFIX, ApiKeyStore, default_keys_file
@@ -35,6 +35,9 @@ class AccessPolicy:
     jwt: JwtValidator | None = None
     anonymous_read: bool = False
     open: bool = False  # every request is admin: only for tests of the API itself
+    # scrypt costs 16 MB and tens of ms of CPU, and anyone can send a key with a fresh wrong secret: at most
+    # two run at once, the rest wait (memory and CPU stay bounded; cached keys never wait)
+    _verifications: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2), repr=False)
 
     @classmethod
     def from_config(cls, cfg: ApiAuthConfig, historian_path: Path) -> AccessPolicy:
@@ -69,7 +72,8 @@ class AccessPolicy:
                 raise AuthFailure("API keys are not accepted here")
             principal = self.api_keys.cached(credential)
             if principal is None:
-                principal = await asyncio.to_thread(self.api_keys.verify, credential)
+                async with self._verifications:
+                    principal = await asyncio.to_thread(self.api_keys.verify, credential)
             if principal is None:
                 raise AuthFailure("invalid, expired or revoked API key")
             return principal

@@ -113,8 +113,11 @@ async def test_admin_api_manages_keys_and_audits(gateway: GatewayFactory) -> Non
 
         records = audit_records(gw.audit.path)
         mine = [r for r in records if str(r["action"]).startswith("apikey.")]
+        # the refused create (an unknown role) is recorded too, with the body it sent
         assert [(r["action"], r["result"]) for r in mine] == [
-            ("apikey.create", "ok"), ("apikey.revoke", "ok"), ("apikey.revoke", "not_found")]
+            ("apikey.create", "ok"), ("apikey.revoke", "ok"), ("apikey.revoke", "not_found"),
+            ("apikey.create", "refused")]
+        assert '"role":"root"' in str(mine[-1]["new"]) and "role" in str(mine[-1]["detail"])
         assert all(str(r["actor"]).startswith("apikey:") and str(r["actor"]).endswith("/test-admin") for r in mine)
         assert all(str(r["source"]).startswith("127.0.0.1:") for r in mine)
         audit_text = "".join(f.read_text() for f in gw.audit.path.parent.glob("*.jsonl"))

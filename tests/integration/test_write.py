@@ -102,7 +102,7 @@ async def test_refusals_are_results_and_audited(machines: Any, tmp_path: Path) -
 
         # not configured writable
         r = await http.patch(element_url(gw.api_url, "Tool.Number"), json={"Number": 7})
-        assert r.status_code == 405 and r.headers["allow"] == "GET"
+        assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
         assert "not writable" in result_text(r)
         # not a point at all (the status submodel) and not there at all
         status_sm = encode_id("urn:test:aas:CNC01:submodels:GatewayStatus")
@@ -116,7 +116,8 @@ async def test_refusals_are_results_and_audited(machines: Any, tmp_path: Path) -
         assert r.status_code == 400 and "xs:double" in result_text(r)
         r = await http.patch(element_url(gw.api_url, "Feed.Override"), json={"Wrong": 1.0})
         assert r.status_code == 400
-        r = await http.patch(element_url(gw.api_url, "Feed.Override"), content=b"{not json")
+        r = await http.patch(element_url(gw.api_url, "Feed.Override"), content=b"{not json",
+                             headers={"Content-Type": "application/json"})
         assert r.status_code == 400
         # configured writable here, read-only on the machine: the machine's status code comes back
         r = await http.patch(element_url(gw.api_url, "Spindle.Speed"), json=1000.0)
@@ -140,15 +141,18 @@ async def test_refusals_are_results_and_audited(machines: Any, tmp_path: Path) -
         assert by_result == [
             ("Tool.Number", "denied"),
             ("ConnectionState", "denied"),
+            ("Feed.Nope", "error: not_found"),
             ("Feed.Override", "error: bad_value"),
             ("Feed.Override", "error: bad_value"),
+            ("Feed.Override", "error: bad_request"),
             ("Spindle.Speed", "denied"),
             ("Feed.Override", "error: BadOutOfRange"),
             ("Feed.Override", "error: BadNotConnected"),
         ]
         down = records[-1]
         assert down["new"] == 80.0 and down["old"] == 100.0 and "BadNotConnected" in down["detail"]
-        denied = records[4]
+        assert records[5]["new"] == "{not json" and "not JSON" in records[5]["detail"]
+        denied = records[6]
         assert denied["new"] == 1000.0 and "BadUserAccessDenied" in denied["detail"]
         assert all(rec["actor"].startswith("apikey:") and rec["source"] == "127.0.0.1" for rec in records)
 
