@@ -84,13 +84,6 @@ class NodeOpcuaServer:
     def certificate_pem(self) -> Path:
         return Path(self.ready["certificate"])
 
-    def certificate_der(self) -> bytes:
-        """The server's application certificate (DER), for a test that trusts it explicitly."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        return x509.load_pem_x509_certificate(self.certificate_pem.read_bytes()).public_bytes(Encoding.DER)
-
     def start(self, **changes: Any) -> NodeOpcuaServer:
         """Start the process (changes: counter_start=..., etc. for a restart) and wait for its ready line."""
         if not installed():

@@ -28,7 +28,7 @@
  * Protocol with the test (JSON lines): stdout carries {"ready": true, "endpoint": ...} once the
  * server listens, then replies and events; stdin carries commands, each answered by one line with
  * the same "id":
- *   {"cmd": "counts"}                                    -> {"changes": {group: n}, "values": {node: v}}
+ *   {"cmd": "counts"}            -> {"changes": {group: n}, "values": {group: last value}, "sessions": n}
  *   {"cmd": "run", "group": "counters", "changes": 50, "rate_hz": 20}
  *        -> {"ok": true} at once, and {"event": "run-done", "group": ..., "changes": {...}} when done
  *   {"cmd": "stop-run", "group": "scale"}                -> stops a running group at the next tick
@@ -132,6 +132,8 @@ class Model {
         this.nodes = new Map(); // node name -> UAVariable
         this.groups = new Map(); // group -> {names, changes, timer, stepper}
         this.folders = new Map();
+        this.sessions = 0; // sessions created since start: a reconnecting client must not flood the server
+        server.on("create_session", () => { this.sessions += 1; });
     }
 
     folder(name) {
@@ -199,7 +201,9 @@ class Model {
         for (let i = 0; i < this.args.counters; i++) {
             counters.push(this.define("Counters", `C${String(i).padStart(2, "0")}`, (name) => {
                 const node = this.variable(name, "UInt32");
-                node.setValueFromSource(new Variant({ dataType: DataType.UInt32, value: this.args.counterStart }));
+                const g = this.groups.get("counters"); // a restored node has the value the others have now
+                const value = g ? g.value : this.args.counterStart;
+                node.setValueFromSource(new Variant({ dataType: DataType.UInt32, value }));
                 return node;
             }));
         }
@@ -290,7 +294,7 @@ class Model {
             changes[name] = g.changes;
             values[name] = g.value;
         }
-        return { changes, values };
+        return { changes, values, sessions: this.sessions };
     }
 }
 
