@@ -125,7 +125,7 @@ class NodeOpcuaServer:
             if not line.startswith("{"):
                 continue  # node-opcua may print warnings of its own
             msg = json.loads(line)
-            if "ready" in msg or "error" in msg and "id" not in msg:
+            if "ready" in msg or ("error" in msg and "id" not in msg):
                 first.put(msg)
             elif "event" in msg:
                 if msg["event"] == "stopped":

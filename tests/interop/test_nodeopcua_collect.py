@@ -9,6 +9,7 @@ loaded 2-core machine. asyncua on both ends cannot show the codec bugs these cat
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ async def test_polling_stores_every_value_the_server_held(nodeopcua: StartServer
         # whatever the load, and an unchanged value read many times is stored once
         for value in range(1, 16):
             await server.arun_and_wait("counters", changes=1, rate_hz=100)
-            await wait_for(lambda v=value: holds(gw, "NODE01", paths, v), message=f"value {value} polled")
+            await wait_for(functools.partial(holds, gw, "NODE01", paths, value), message=f"value {value} polled")
         await assert_exact(gw, paths, list(range(16)))
 
 
