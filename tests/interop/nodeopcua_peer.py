@@ -64,6 +64,7 @@ class NodeOpcuaServer:
         self.proc: subprocess.Popen[str] | None = None
         self.ready: dict[str, Any] = {}
         self.stopped: dict[str, Any] | None = None  # the server's last words: what it offered in total
+        self.started_ns = 0  # wall-clock time the process was started: no timestamp it sends is older
         self._replies: dict[int, queue.Queue[dict[str, Any]]] = {}
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()
         self._ids = itertools.count(1)
@@ -100,6 +101,7 @@ class NodeOpcuaServer:
         env = {**os.environ, "NODE_PATH": str(PEERS / "node_modules")}
         self.stopped = None
         self._events = queue.Queue()
+        self.started_ns = time.time_ns()
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, cwd=SERVER_DIR)
         first: queue.Queue[dict[str, Any]] = queue.Queue()
