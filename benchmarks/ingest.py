@@ -297,8 +297,11 @@ def gateway_config(stack: Stack, db: Path, secured: bool = False) -> dict[str, A
 
 
 def _max_seq(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return int(conn.execute("SELECT coalesce(max(seq), 0) FROM samples").fetchone()[0])
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT coalesce(max(seq), 0) FROM samples").fetchone()[0])
+    except sqlite3.OperationalError:  # the gateway is still creating the file
+        return 0
 
 
 class GatewayProcess(Measured):
@@ -311,12 +314,16 @@ class GatewayProcess(Measured):
                                           text=True))
         points = len(stack.endpoints) * stack.per_proc
         t0 = time.monotonic()
-        # collecting = the initial value of every point committed; a gateway that drops samples never
-        # gets there: after 90 s it is measured as it is (and its stored/offered says so)
-        while not (self.db.exists() and _max_seq(self.db) >= points) and time.monotonic() - t0 < 90:
-            if self.proc.poll() is not None:
-                raise RuntimeError("gateway exited")
-            time.sleep(0.2)
+        try:
+            # collecting = the initial value of every point committed; a gateway that drops samples never
+            # gets there: after 90 s it is measured as it is (and its stored/offered says so)
+            while not (self.db.exists() and _max_seq(self.db) >= points) and time.monotonic() - t0 < 90:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("gateway exited")
+                time.sleep(0.2)
+        except BaseException:
+            self.close()
+            raise
         self.initial_rows = _max_seq(self.db) if self.db.exists() else 0
         if self.initial_rows < points:
             print(f"  gateway committed {self.initial_rows} of {points} initial values after 90 s", flush=True)
