@@ -310,8 +310,12 @@ class GatewayProcess(Measured):
         self.db = tmp / "historian.sqlite"
         cfg = tmp / "gateway.yaml"
         cfg.write_text(yaml.safe_dump(gateway_config(stack, self.db, secured)))
-        super().__init__(subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", "-c", str(cfg)], cwd=ROOT,
-                                          text=True))
+        # its log goes to a file: how much it logs is a figure too (a gateway that logs every lost sample
+        # writes ~100 MB in minutes, issue 9), and it must not flood the benchmark's own output
+        self.log = tmp / "gateway.log"
+        with self.log.open("w") as log:
+            super().__init__(subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", "-c", str(cfg)], cwd=ROOT,
+                                              text=True, stdout=log, stderr=subprocess.STDOUT))
         points = len(stack.endpoints) * stack.per_proc
         t0 = time.monotonic()
         try:
@@ -330,6 +334,10 @@ class GatewayProcess(Measured):
 
     def count(self) -> int:
         return _max_seq(self.db)
+
+    def log_lines(self) -> int:
+        with self.log.open("rb") as f:
+            return sum(1 for _ in f)
 
     def stored_between(self, asset: str, low: float, high: float) -> tuple[int, int]:
         """Good rows of `asset` whose value is in (low, high]: (rows, distinct (point, value) pairs)."""
@@ -402,10 +410,16 @@ def measure(kind: str, stack: Stack, args: argparse.Namespace, tmp: Path) -> dic
     client: Measured = RawClient(stack) if kind == "raw" else GatewayProcess(stack, tmp / f"gw-{time.time_ns()}")
     try:
         if isinstance(stack, NodeOpcuaStack):
-            return burst_phase(client, stack, args.warmup, args.seconds)
-        return window_phase(client, stack, args.warmup, args.seconds)
+            r = burst_phase(client, stack, args.warmup, args.seconds)
+        else:
+            r = window_phase(client, stack, args.warmup, args.seconds)
     finally:
         client.close()
+    if isinstance(client, GatewayProcess):
+        r["log_lines"] = client.log_lines()
+        r["log_mb"] = round(client.log.stat().st_size / 2**20, 2)
+        client.log.unlink()
+    return r
 
 
 def run_stack(stack: Stack, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
