@@ -57,7 +57,7 @@ function parseArgs(argv) {
         const next = () => argv[++i];
         if (a === "--port") args.port = parseInt(next(), 10);
         else if (a === "--pki") args.pki = next();
-        else if (a === "--user") { const [u, p] = next().split(":"); args.users[u] = p; }
+        else if (a === "--user") { const s = next(); const k = s.indexOf(":"); args.users[s.slice(0, k)] = s.slice(k + 1); }
         else if (a === "--counters") args.counters = parseInt(next(), 10);
         else if (a === "--counter-start") args.counterStart = parseInt(next(), 10);
         else if (a === "--scale") args.scale = parseInt(next(), 10);
