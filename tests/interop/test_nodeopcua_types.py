@@ -1,23 +1,25 @@
 """Every OPC UA built-in scalar type, arrays and a vendor structure from node-opcua, end to end.
 
-One node-opcua server serves the whole module (it is a separate process; values.json says what it
-holds); each case runs a gateway with that one point and reads back the historian and the AAS REST
-API: the right element (Property with its xs valueType, MultiLanguageProperty, SubmodelElementList,
-SubmodelElementCollection for the structure, decoded with the server's DataTypeDefinition) and the
-right ValueOnly value, never Python repr text. The point's `type` is the OPC UA name an integrator
+One node-opcua server and one gateway serve the whole module (values.json says what the server
+holds); each case reads back its point from the historian and the AAS REST API: the right element
+(Property with its xs valueType, MultiLanguageProperty, SubmodelElementList, SubmodelElementCollection
+for the structure, decoded with the server's DataTypeDefinition) and the right ValueOnly value, never
+Python repr text. The point's `type` is the OPC UA name an integrator
 reads off the server.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from aas_models.ids import submodel_id
 from connectors import status as st
@@ -26,6 +28,8 @@ from gateway.app import Gateway
 from tests.conftest import wait_for
 from tests.interop.conftest import SUBMODEL, interop_asset, interop_config, stored
 from tests.interop.nodeopcua_peer import VALUES, NodeOpcuaServer
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SCALARS: dict[str, Any] = VALUES["scalars"]
 ARRAYS: dict[str, list[Any]] = VALUES["arrays"]
@@ -62,27 +66,52 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeOpcuaServer
     srv.stop()
 
 
-async def collect_one(server: NodeOpcuaServer, tmp_path: Path, node: str, type_name: str,
-                      **source: Any) -> tuple[Any, dict[str, Any], list[Any]]:
-    """Run a gateway with the one point `node`; returns its $value, its element and its stored rows."""
-    cfg = interop_config(tmp_path, interop_asset("NODE01", server, {node: type_name}, **source), api=True)
-    async with Gateway(cfg) as gw, httpx.AsyncClient(timeout=10) as http:
-        assert gw.api_url is not None
-        sm = encode_id(submodel_id("urn:test:aas:NODE01", SUBMODEL))
-        url = f"{gw.api_url}/submodels/{sm}/submodel-elements/{node}"
+def array_item(name: str) -> str:
+    return "Double" if name == "Empty" else name
 
-        async def good_row() -> list[Any] | None:
-            rows = await stored(gw, "NODE01", node)
-            return rows if any(r.status == st.GOOD for r in rows) else None
 
-        rows = await wait_for(good_row, timeout=30, message=f"a good sample of {node} stored")
-        element = (await http.get(url)).json()
-        r = await http.get(f"{url}/$value")
+@dataclass
+class Collected:
+    gw: Gateway
+    http: httpx.AsyncClient
+
+    async def point(self, asset: str, node: str) -> tuple[Any, dict[str, Any], list[Any]]:
+        """A point's $value (the bare value), its element and its stored rows."""
+        assert self.gw.api_url is not None
+        sm = encode_id(submodel_id(f"urn:test:aas:{asset}", SUBMODEL))
+        url = f"{self.gw.api_url}/submodels/{sm}/submodel-elements/{node}"
+        rows = await stored(self.gw, asset, node)
+        assert any(r.status == st.GOOD for r in rows), f"no good sample of {node} stored: {rows[-3:]}"
+        element = (await self.http.get(url)).json()
+        r = await self.http.get(f"{url}/$value")
         assert r.status_code == 200, r.text
         body = r.json()
-    leaf = node.rsplit(".", 1)[-1]
-    value = body[leaf] if isinstance(body, dict) and set(body) == {leaf} else body  # named or bare form
-    return value, element, rows
+        leaf = node.rsplit(".", 1)[-1]
+        value = body[leaf] if isinstance(body, dict) and set(body) == {leaf} else body  # named or bare form
+        return value, element, rows
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def collected(server: NodeOpcuaServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Collected]:
+    """One gateway for the module: every type by subscription (NODE01), the structure by polling too (NODE02)."""
+    points = {f"Scalars.{t}": t for t in SCALARS}
+    points |= {f"Arrays.{name}": f"{array_item(name)}[]" for name in ARRAYS}
+    points["Struct.Status"] = "Structure"
+    tmp = tmp_path_factory.mktemp("gateway-types")
+    cfg = interop_config(tmp, interop_asset("NODE01", server, points),
+                         interop_asset("NODE02", server, {"Struct.Status": "Structure"}, mode="poll",
+                                       publishing_interval_ms=200), api=True)
+    async with Gateway(cfg) as gw, httpx.AsyncClient(timeout=10) as http:
+        async def all_stored() -> bool:  # a row of any status: each test then asserts on its own point
+            for a, paths in (("NODE01", list(points)), ("NODE02", ["Struct.Status"])):
+                for path in paths:
+                    if not await stored(gw, a, path):
+                        return False
+            return True
+
+        with contextlib.suppress(pytest.fail.Exception):  # a point that never arrives fails its own test
+            await wait_for(all_stored, timeout=30, message="a sample of every point")
+        yield Collected(gw, http)
 
 
 def assert_plausible_times(server: NodeOpcuaServer, rows: list[Any]) -> None:
@@ -96,9 +125,8 @@ def assert_plausible_times(server: NodeOpcuaServer, rows: list[Any]) -> None:
 
 
 @pytest.mark.parametrize("type_name", list(SCALARS))
-async def test_every_built_in_scalar_type(server: NodeOpcuaServer, tmp_path: Path, type_name: str) -> None:
-    node = f"Scalars.{type_name}"
-    value, element, rows = await collect_one(server, tmp_path, node, type_name)
+async def test_every_built_in_scalar_type(server: NodeOpcuaServer, collected: Collected, type_name: str) -> None:
+    value, element, rows = await collected.point("NODE01", f"Scalars.{type_name}")
     good = [r for r in rows if r.status == st.GOOD]
     assert len(good) == 1, f"one value offered, {len(good)} stored"
     assert_plausible_times(server, good)
@@ -124,9 +152,9 @@ async def test_every_built_in_scalar_type(server: NodeOpcuaServer, tmp_path: Pat
 
 
 @pytest.mark.parametrize("name", list(ARRAYS))
-async def test_arrays_become_submodel_element_lists(server: NodeOpcuaServer, tmp_path: Path, name: str) -> None:
-    item = "Double" if name == "Empty" else name
-    value, element, rows = await collect_one(server, tmp_path, f"Arrays.{name}", f"{item}[]")
+async def test_arrays_become_submodel_element_lists(server: NodeOpcuaServer, collected: Collected, name: str) -> None:
+    item = array_item(name)
+    value, element, rows = await collected.point("NODE01", f"Arrays.{name}")
     assert element["modelType"] == "SubmodelElementList", element
     expected = [expected_value_only(item, v) for v in ARRAYS[name]]
     assert value == expected
@@ -134,12 +162,11 @@ async def test_arrays_become_submodel_element_lists(server: NodeOpcuaServer, tmp
     assert_plausible_times(server, [r for r in rows if r.status == st.GOOD])
 
 
-@pytest.mark.parametrize("mode", ["subscription", "poll"])
-async def test_vendor_structure_becomes_a_collection(server: NodeOpcuaServer, tmp_path: Path, mode: str) -> None:
+@pytest.mark.parametrize("asset", ["NODE01", "NODE02"], ids=["subscription", "poll"])
+async def test_vendor_structure_becomes_a_collection(server: NodeOpcuaServer, collected: Collected, asset: str) -> None:
     # MachineStatusDataType is defined only in the server's vendor namespace (vendor-nodeset.xml): the
     # gateway can decode it only from the DataTypeDefinition it reads from the server
-    value, element, rows = await collect_one(server, tmp_path, "Struct.Status", "Structure", mode=mode,
-                                             publishing_interval_ms=200)
+    value, element, rows = await collected.point(asset, "Struct.Status")
     assert element["modelType"] == "SubmodelElementCollection", element
     assert value == VALUES["structure"]
     children = {e["idShort"]: e for e in element["value"]}
