@@ -211,7 +211,8 @@ class Measured:
 
 
 RAW_CLIENT = r'''
-import asyncio, json, sys
+import asyncio, json, sys, logging
+logging.basicConfig(level=logging.WARNING)
 from asyncua import Client, ua
 
 endpoints, namespace, names, security, publishing, sampling, queue = json.loads(sys.argv[1])
@@ -225,7 +226,10 @@ async def main():
     h = Handler()
     clients = []
     for ep, node_names in zip(endpoints, names):
-        c = Client(ep, timeout=120)  # a busy simulator takes long to create thousands of monitored items
+        # a busy simulator takes long to create thousands of monitored items; and asyncua's watchdog gives its
+        # ServerState probe at most watchdog_intervall s: the default 1 s drops the session on a loaded
+        # machine (and, without auto-reconnect, for good), so probe every 10 s (one probe in 10 s, cheaper)
+        c = Client(ep, timeout=120, watchdog_intervall=10.0)
         if security:  # [certificate, key, application URI]: Basic256Sha256 SignAndEncrypt
             from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
             c.application_uri = security[2]
