@@ -31,6 +31,7 @@ from tests.interop.conftest import (
     trust,
 )
 from tests.interop.nodeopcua_peer import NodeOpcuaServer
+from tests.secrets import secret
 
 OUTAGE_S = 20.0
 UINT32 = "UInt32"  # the counters' OPC UA type, named as an integrator reads it off the server
@@ -109,7 +110,7 @@ async def test_wrong_password_is_refused_by_node_opcua_and_says_so(nodeopcua: St
     server = await nodeopcua(counters=1, users=USERS)
     cfg = interop_config(tmp_path, counters_asset(
         server, 1, security={"policy": "Basic256Sha256", "mode": "SignAndEncrypt"},
-        user={"username": "alice", "password": "not-the-password-91ab"}))
+        user={"username": "alice", "password": secret("not-the-password-91ab")}))
     trust(cfg, server)
     async with Gateway(cfg) as gw:
         src = gw.sources["NODE01"]
