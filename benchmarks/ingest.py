@@ -63,6 +63,14 @@ PUBLISHING_MS, SAMPLING_MS, QUEUE = 500, 0, 10
 DRAIN_QUIET_S = 5.0  # a phase ends when nothing more arrived for this long
 
 
+def code_version() -> dict[str, Any]:
+    """Which code was measured: the commit, and whether the tree had changes on top of it."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return {"commit": git("rev-parse", "--short", "HEAD"), "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
+            "modified": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
 def machine_info() -> dict[str, Any]:
     info = _machine_info(packages=("aas-edge-gateway", "asyncua"))
     node = ROOT / ".peers" / "nodeopcua" / "node_modules"
@@ -516,7 +524,7 @@ def main() -> int:
         targets["gateway_peak_rss_lt_150_mb"] = peak < 150
     result = {
         "benchmark": "ingest", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine_info(), "machine_busy_cores_before": busy_before,
+        "machine": machine_info(), "code": code_version(), "machine_busy_cores_before": busy_before,
         "load": {"points": points, "rate_hz_per_point": args.rate, "offered_values_per_s": points * args.rate,
                  "server_processes": args.sim_procs, "seconds_per_phase": args.seconds, "warmup_s": args.warmup,
                  "rounds": args.rounds, "publishing_interval_ms": PUBLISHING_MS,
