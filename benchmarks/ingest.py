@@ -223,7 +223,8 @@ import asyncio, json, sys, logging
 logging.basicConfig(level=logging.WARNING)
 from asyncua import Client, ua
 
-endpoints, namespace, names, security, publishing, sampling, queue = json.loads(sys.argv[1])
+# the first stdin line is the job (10,000 node names do not fit on a command line); then commands
+endpoints, namespace, names, security, publishing, sampling, queue = json.loads(sys.stdin.readline())
 
 class Handler:
     def __init__(self): self.n = 0
@@ -266,10 +267,12 @@ asyncio.run(main())
 class RawClient(Measured):
     def __init__(self, stack: Stack, security: list[str] | None = None) -> None:
         arg = [stack.endpoints, stack.namespace, stack.node_names(), security, PUBLISHING_MS, SAMPLING_MS, QUEUE]
-        proc = subprocess.Popen([sys.executable, "-c", RAW_CLIENT, json.dumps(arg)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([sys.executable, "-c", RAW_CLIENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)
         super().__init__(proc)
-        assert proc.stdout is not None
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(arg) + "\n")
+        proc.stdin.flush()
         line = proc.stdout.readline()
         if not line or not json.loads(line).get("ready"):
             self.close()
