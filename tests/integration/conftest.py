@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.auth.apikeys import ApiKeyStore, default_keys_file
 from gateway.auth.config import Role
 from gateway.config import GatewayConfig, parse_config
-from simulators.server import MachineServer
 
 
-def source(sim: MachineServer, **overrides: Any) -> dict[str, Any]:
+class OpcUaPeer(Protocol):
+    """An OPC UA server a test started: our simulators, or an independent stack (tests/interop)."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def namespace_uri(self) -> str: ...
+
+
+def source(sim: OpcUaPeer, **overrides: Any) -> dict[str, Any]:
     src = {
         "type": "opcua", "endpoint": sim.endpoint, "namespace": sim.namespace_uri,
         "security": {"policy": "None", "mode": "None"},
@@ -23,7 +32,7 @@ def source(sim: MachineServer, **overrides: Any) -> dict[str, Any]:
     return src
 
 
-def asset(name: str, sim: MachineServer, paths: dict[str, str], **source_overrides: Any) -> dict[str, Any]:
+def asset(name: str, sim: OpcUaPeer, paths: dict[str, str], **source_overrides: Any) -> dict[str, Any]:
     """An asset config for `sim`; `paths` maps simulator variable path -> xs type."""
     return {
         "id_short": name, "id": f"urn:test:aas:{name}", "global_asset_id": f"urn:test:asset:{name}",
