@@ -151,8 +151,12 @@ class TransientError(Exception):
         self.retry_after_s = retry_after_s
 
 
-class Sink(Protocol):
-    """A northbound connector (InfluxDB, MQTT ...), driven by a cursor-based forwarder."""
+class ForwardSink(Protocol):
+    """A northbound connector (InfluxDB, MQTT ...), driven by a cursor-based forwarder.
+
+    Not the pipeline's `SampleConsumer`: a ForwardSink gets stored Records from the historian,
+    in seq order, and its acknowledgement moves the forwarder's cursor.
+    """
 
     name: str
 

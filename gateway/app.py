@@ -23,7 +23,7 @@ from aas_models.datatypes import parse_point_type
 from aas_models.ids import submodel_id
 from aas_models.repository import ModelRepository
 from aas_models.spec import AssetSpec, PointSpec
-from connectors.base import ConnectionState, PointMeta, Sink, Source, SourceHealth
+from connectors.base import ConnectionState, ForwardSink, PointMeta, Source, SourceHealth
 from connectors.influx.config import InfluxConfig
 from connectors.influx.sink import InfluxSink, linked_segment
 from connectors.mqtt.config import MqttPointSpec, MqttPublisherConfig, MqttSourceConfig
@@ -32,13 +32,13 @@ from connectors.mqtt.source import MqttSource
 from connectors.opcua import OpcUaPointSpec, OpcUaSource
 from connectors.opcua.pki import Pki
 from connectors.sample import Sample, ns_to_iso
+from gateway.api.history import historian_backend
 from gateway.api_server import ApiServer
 from gateway.audit import AuditLog
 from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig, point_id, source_endpoint
 from gateway.derived import Producer, build_producers
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
-from gateway.history_backend import HistorianBackend
 from gateway.kpi import producer as _kpi_producer  # noqa: F401  (registers the KPI producer factory)
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.loop_lag import LoopLag
@@ -121,7 +121,7 @@ def point_meta(cfg: GatewayConfig) -> dict[str, PointMeta]:
             for a in cfg.assets for p in a.points}
 
 
-def build_sink(fw: ForwarderConfig, meta: dict[str, PointMeta], gateway_id: str) -> Sink:
+def build_sink(fw: ForwarderConfig, meta: dict[str, PointMeta], gateway_id: str) -> ForwardSink:
     if isinstance(fw.sink, InfluxConfig):
         return InfluxSink(fw.name, fw.sink, meta)
     assert isinstance(fw.sink, MqttPublisherConfig)
@@ -134,16 +134,16 @@ class Gateway:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.historian = Historian(cfg.historian, registry=self.registry)
         self.pipeline = Pipeline(point_infos(cfg), registry=self.registry)
-        self.pipeline.add_sink(HistorianSink(self.historian))  # durable first, then visible
+        self.pipeline.add_consumer(HistorianSink(self.historian))  # durable first, then visible
         self.repository, self.models = build_model(cfg, self._history_url(cfg.api.port))
         live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
         meta = point_meta(cfg)
         self.producers: list[Producer] = build_producers(cfg, self.historian)
         for producer in self.producers:
             self._add_derived(producer, live, meta)
-        self.pipeline.add_sink(LiveModelSink(live))
+        self.pipeline.add_consumer(LiveModelSink(live))
         for producer in self.producers:  # after the historian and the live model: they see stored samples
-            self.pipeline.add_sink(producer)
+            self.pipeline.add_consumer(producer)
         # creates nothing until a secured source connects; its refusals print a `pki trust` command naming
         # the folder and the audit file, which works as printed without this config
         self.pki = Pki(cfg.pki.beside(cfg.historian.path), audit_file=cfg.audit.beside(cfg.historian.path).path)
@@ -228,7 +228,7 @@ class Gateway:
         mapping += [(submodel_id(self.models[dp.asset].shell.id, dp.submodel), dp.path, dp.point_id)
                     for producer in self.producers for dp in producer.points()]
         access = AccessPolicy.from_config(self.cfg.api.auth, self.cfg.historian.path)
-        app = create_app(self.repository, history=HistorianBackend(self.historian, mapping), writer=self.writer,
+        app = create_app(self.repository, history=historian_backend(self.historian, mapping), writer=self.writer,
                          base_path=API_BASE_PATH, access=access, cors=self.cfg.api.cors, limits=self.cfg.api.limits)
         add_operations_routes(app, self)
         app.include_router(admin_router(pki=lambda: self.pki, keys=access.api_keys, audit=self.audit))

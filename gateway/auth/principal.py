@@ -7,7 +7,7 @@ from typing import Literal
 
 from gateway.auth.config import Role
 
-Method = Literal["apikey", "jwt", "anonymous", "open"]
+Method = Literal["apikey", "jwt", "anonymous"]
 
 # a role grants itself and every role below it: operator can read, admin can do everything
 IMPLIED: dict[str, frozenset[str]] = {

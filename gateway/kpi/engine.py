@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from connectors.sample import datetime_to_ns
 from gateway.kpi import categories as cat
 from gateway.kpi.accounting import account, value_at
 from gateway.kpi.calendar import ProductionCalendar, Window
@@ -139,7 +140,7 @@ class AssetEngine:
                 return
             target.add(eff, n, units)
         elif kind == "restart" and not bad:
-            last_alive = _parse_ns(value)
+            last_alive = parse_ns(value)
             if last_alive is not None and last_alive < eff:
                 self.restarts.append((last_alive, eff, received))
                 self.restarts.sort()
@@ -321,18 +322,15 @@ class AssetEngine:
             self.feed(point, value, status, ts, received)
 
 
-def _parse_ns(v: Any) -> int | None:
+def parse_ns(v: Any) -> int | None:
+    """A stored time (epoch ns, a datetime or xs:dateTime text, naive = UTC) as epoch ns; None if it is none."""
     if isinstance(v, int):
         return v
     if isinstance(v, datetime):
-        from gateway.kpi.calendar import to_ns
-
-        return to_ns(v)
+        return datetime_to_ns(v)
     if isinstance(v, str):
         try:
-            from gateway.kpi.calendar import to_ns
-
-            return to_ns(datetime.fromisoformat(v.replace("Z", "+00:00")))
+            return datetime_to_ns(datetime.fromisoformat(v.replace("Z", "+00:00")))
         except ValueError:
             return None
     return None

@@ -12,6 +12,7 @@ from aas_models import live
 from aas_models.builder import build_asset
 from aas_models.datatypes import coercer
 from aas_models.spec import AssetSpec, PointSpec
+from connectors import status as st
 
 TS = 1_700_000_000_123_456_789
 
@@ -34,7 +35,7 @@ def _q(prop: model.Property, name: str) -> object:
 
 def test_value_timestamp_status() -> None:
     p = _prop("xs:double")
-    assert p.value is None and live.status_of(p) == live.STATUS_BAD_WAITING_FOR_INITIAL_DATA
+    assert p.value is None and live.status_of(p) == st.BAD_WAITING_FOR_INITIAL_DATA
     assert _q(p, "Quality") == "Bad"
     live.set_live_value(p, 21.5, TS, 0)
     assert p.value == 21.5
@@ -66,7 +67,7 @@ def test_datetime_and_integer_types() -> None:
     live.set_live_value(u, 4_000_000_000, TS, 0)
     assert u.value == 4_000_000_000 and isinstance(u.value, model.datatypes.UnsignedInt)
     live.set_live_value(u, -1, TS, 0)  # does not fit: kept, flagged
-    assert u.value == 4_000_000_000 and live.status_of(u) == live.STATUS_BAD_TYPE_MISMATCH
+    assert u.value == 4_000_000_000 and live.status_of(u) == st.BAD_TYPE_MISMATCH
 
     b = _prop("xs:boolean")
     live.set_live_value(b, False, TS, 0)

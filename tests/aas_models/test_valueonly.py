@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from aas_models import live
 from aas_models.builder import xs_class
 from aas_models.datatypes import VALUE_TYPES, coercer
-from aas_models.valueonly import set_from_value, submodel_value, to_value
+from aas_models.valueonly import to_value
+from tests.aas_models.valueonly_reader import set_from_value, submodel_value
 
 _INT_BOUNDS = {
     "xs:byte": (-(2**7), 2**7 - 1),
