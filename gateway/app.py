@@ -17,7 +17,8 @@ from typing import Any
 from basyx.aas import model
 from prometheus_client import CollectorRegistry, Gauge
 
-import gateway.detect.producer  # noqa: F401  (registers the detection producer)
+import gateway.detect.producer  # registers the detection producer (imported for that alone)
+import gateway.kpi.producer  # noqa: F401  (registers the KPI producer factory)
 from aas_models.builder import AssetModel, build_asset
 from aas_models.datatypes import parse_point_type
 from aas_models.ids import submodel_id
@@ -32,18 +33,15 @@ from connectors.mqtt.source import MqttSource
 from connectors.opcua import OpcUaPointSpec, OpcUaSource
 from connectors.opcua.pki import Pki
 from connectors.sample import Sample, ns_to_iso
-from gateway.api.history import historian_backend
 from gateway.api_server import ApiServer
 from gateway.audit import AuditLog
 from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig, point_id, source_endpoint
 from gateway.derived import Producer, build_producers
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
-from gateway.kpi import producer as _kpi_producer  # noqa: F401  (registers the KPI producer factory)
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.loop_lag import LoopLag
 from gateway.malloc_tuning import keep_mmap_threshold
-from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo
 from gateway.value_writer import ValueWriter, WritePoint
 
@@ -178,7 +176,8 @@ class Gateway:
         self._g_state = Gauge("gateway_source_connected", "1 connected, 0 connecting, -1 disconnected",
                               ["asset", "endpoint"], registry=self.registry)
 
-    def _add_derived(self, producer: Producer, live: dict[str, model.Property], meta: dict[str, PointMeta]) -> None:
+    def _add_derived(self, producer: Producer, live: dict[str, model.SubmodelElement],
+                     meta: dict[str, PointMeta]) -> None:
         """Make a producer's derived points and submodels part of the pipeline, the model and the forwarders."""
         for dp in producer.points():
             self.pipeline.add_point(PointInfo(dp.point_id, dp.asset, dp.submodel, dp.path, dp.value_type, dp.unit))
@@ -221,6 +220,8 @@ class Gateway:
     async def _start_api(self) -> None:
         from gateway.api import create_app
         from gateway.api.admin_routes import admin_router
+        from gateway.api.history import historian_backend
+        from gateway.api.operations import add_operations_routes
         from gateway.auth.policy import AccessPolicy
 
         mapping = [(submodel_id(a.id, p.submodel), p.path, point_id(a.id_short, p.submodel, p.path))

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aas_models.ids import submodel_id
 from connectors.sample import Sample
-from gateway import operations
+from gateway.api import operations
 from gateway.api.ids import encode_id
 from gateway.app import Gateway
 from gateway.historian import schema
