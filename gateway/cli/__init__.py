@@ -33,7 +33,8 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
         from gateway import version
 
-        parser.exit(message=f"aas-gateway {version()}\n")
+        print(f"aas-gateway {version()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # a command that hands its arguments on (`simulate`) sets `pass_through`; argparse's REMAINDER
+    # cannot take arguments that start with "-" (`simulate --machine ...`), so they arrive as extras
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not getattr(args, "pass_through", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.sim_args = [*args.sim_args, *extra]
     try:
         return int(args.func(args))
     except BrokenPipeError:  # `aas-gateway history ... | head`

@@ -11,7 +11,7 @@ def register(sub: Subparsers) -> None:
     s = sub.add_parser("simulate", help="start simulated OPC UA machines (see: aas-gateway simulate --help)",
                        add_help=False)
     s.add_argument("sim_args", nargs=argparse.REMAINDER)
-    s.set_defaults(func=cmd_simulate)
+    s.set_defaults(func=cmd_simulate, pass_through=True)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.sample import Sample
 from gateway.historian import Historian
 
 
@@ -21,6 +22,9 @@ class StoredSample:
     server_ts: int | None
     recv_ts: int
     flags: int = 0
+
+    def to_sample(self) -> Sample:
+        return Sample(self.point, self.value, self.source_ts, self.server_ts, self.recv_ts, self.status, self.flags)
 
 
 async def read_since(h: Historian, seq: int, limit: int) -> list[StoredSample]:
