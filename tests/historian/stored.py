@@ -28,6 +28,9 @@ class StoredSample:
 
 
 async def read_since(h: Historian, seq: int, limit: int) -> list[StoredSample]:
-    """Committed samples with a seq greater than ``seq``, in seq order, at most ``limit``."""
-    return [StoredSample(r.seq, s.point, s.ts, s.value, s.status, s.source_ts, s.server_ts, s.received_ts, s.flags)
+    """Committed samples with a seq greater than ``seq``, in seq order, at most ``limit``, with their flags
+    (the forwarders' batches leave the flags out: no sink sends them)."""
+    flags = dict(await h.select("SELECT seq, flags FROM samples WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)))
+    return [StoredSample(r.seq, s.point, s.ts, s.value, s.status, s.source_ts, s.server_ts, s.received_ts,
+                         flags[r.seq])
             for r in await h.read_records(seq, limit) for s in (r.sample,)]
