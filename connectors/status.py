@@ -44,21 +44,21 @@ _NAMES = {
 
 BAD_MASK = 0x80000000  # the severity bit every bad code has: `status & BAD_MASK` is the hot-path test
 UNCERTAIN_MASK = 0x40000000
-_SEVERITY_MASK = 0xC0000000
+SEVERITY_MASK = 0xC0000000  # both severity bits: `status & SEVERITY_MASK == 0` is Good
 # index = code >> 30 (the two severity bits): the AAS model's Quality qualifier and the MQTT payload say these
 SEVERITY_NAMES = ("Good", "Uncertain", "Bad", "Bad")
 
 
 def is_good(code: int) -> bool:
-    return (code & _SEVERITY_MASK) == 0
+    return (code & SEVERITY_MASK) == 0
 
 
 def is_uncertain(code: int) -> bool:
-    return (code & _SEVERITY_MASK) == 0x40000000
+    return (code & SEVERITY_MASK) == UNCERTAIN_MASK
 
 
 def is_bad(code: int) -> bool:
-    return (code & 0x80000000) != 0
+    return (code & BAD_MASK) != 0
 
 
 def severity(code: int) -> str:

@@ -19,8 +19,9 @@ from prometheus_client import CollectorRegistry, Gauge
 
 import gateway.detect.producer  # registers the detection producer (imported for that alone)
 import gateway.kpi.producer  # noqa: F401  (registers the KPI producer factory)
-from aas_models.builder import AssetModel, build_asset
+from aas_models.builder import AssetModel
 from aas_models.datatypes import parse_point_type
+from aas_models.environment import build_repository
 from aas_models.ids import submodel_id
 from aas_models.repository import ModelRepository
 from aas_models.spec import AssetSpec, PointSpec
@@ -79,15 +80,7 @@ def asset_spec(asset: AssetConfig, history_url: str | None) -> AssetSpec:
 
 
 def build_model(cfg: GatewayConfig, history_url: str | None = None) -> tuple[ModelRepository, dict[str, AssetModel]]:
-    repo = ModelRepository()
-    models: dict[str, AssetModel] = {}
-    for asset in cfg.assets:
-        m = build_asset(asset_spec(asset, history_url))
-        repo.add_shell(m.shell)
-        for sm in m.submodels:
-            repo.add_submodel(sm)
-        models[asset.id_short] = m
-    return repo, models
+    return build_repository([asset_spec(a, history_url) for a in cfg.assets])
 
 
 def build_source(asset: AssetConfig, pki: Pki | None = None) -> Source:

@@ -75,13 +75,14 @@ class Pipeline:
 
     async def publish(self, samples: Sequence[Sample]) -> None:
         coerce = self._coerce
+        bad_mask, uncertain_mask = st.BAD_MASK, st.UNCERTAIN_MASK  # locals: this loop runs for every sample
         good = uncertain = bad = 0
         for i, s in enumerate(samples):
             status = s.status
-            if status & 0x80000000:
+            if status & bad_mask:
                 bad += 1
                 continue
-            if status & 0x40000000:
+            if status & uncertain_mask:
                 uncertain += 1
             else:
                 good += 1
@@ -92,7 +93,7 @@ class Pipeline:
             except KeyError:
                 raise ValueError(f"sample for unknown point {s.point!r}") from None
             except (TypeError, ValueError, OverflowError) as e:
-                if status & 0x40000000:
+                if status & uncertain_mask:
                     uncertain -= 1
                 else:
                     good -= 1

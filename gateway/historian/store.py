@@ -31,6 +31,7 @@ from connectors.sample import (
     split_point_id,
 )
 from connectors.sample import now_ns as wall_clock_ns
+from connectors.status import SEVERITY_MASK  # status & SEVERITY_MASK == 0: Good
 from gateway.config import HistorianSettings
 from gateway.historian import retention, schema
 from gateway.historian.metrics import HistorianMetrics
@@ -53,8 +54,6 @@ T = TypeVar("T")
 READ_THREADS = 4
 BUSY_TIMEOUT_MS = 5000
 CLOSE_TIMEOUT_S = 30.0
-
-_GOOD_MASK = 0xC0000000  # OPC UA severity bits: 0 = Good
 
 _ROW_COLS = "seq, ts, value, status, source_ts, server_ts, recv_ts, flags"
 _I64_MIN = -(2**63)
@@ -454,7 +453,7 @@ class Historian:
         if bucket_ns <= 0:
             raise ValueError("bucket_ns must be > 0")
         sid = self._series_id(f"{asset}/{submodel}/{path}")
-        params = {"b": bucket_ns, "sid": sid, "start": start_ns, "end": end_ns, "mask": _GOOD_MASK}
+        params = {"b": bucket_ns, "sid": sid, "start": start_ns, "end": end_ns, "mask": SEVERITY_MASK}
         rows = await self._read(lambda c: c.execute(_AGGREGATE, params).fetchall())
         dec = self._decoders.get(sid) or (lambda v: v)
         return [Bucket(r[0], r[1], dec(r[2]), dec(r[3]), r[4], dec(r[7]), r[5], r[6]) for r in rows]

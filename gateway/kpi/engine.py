@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.sample import datetime_to_ns
+from connectors.status import BAD_MASK
 from gateway.kpi import categories as cat
 from gateway.kpi.accounting import account, value_at
 from gateway.kpi.calendar import ProductionCalendar, Window
@@ -31,7 +32,6 @@ from gateway.kpi.timing import effective_ts, too_far_ahead
 
 KINDS = ("shift", "hour", "day")
 ROLES = ("produced", "good", "scrap", "rework")
-_BAD_MASK = 0x80000000
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class AssetEngine:
         self._n += 1
         n = self._n
         kind, target = route
-        bad = status & _BAD_MASK or value is None
+        bad = status & BAD_MASK or value is None
         if kind == "step":
             target.add(eff, n, cat.BAD if bad else value, received)
         elif kind == "counter":
@@ -164,7 +164,7 @@ class AssetEngine:
                 if ts - received > skew:
                     self.skipped_ahead += 1
                     continue
-                if status & _BAD_MASK or value is None:
+                if status & BAD_MASK or value is None:
                     continue
                 d = track.update(float(value))
                 if d:
@@ -177,7 +177,7 @@ class AssetEngine:
                 if ts - received > skew:
                     self.skipped_ahead += 1
                     continue
-                if status & _BAD_MASK or value is None:
+                if status & BAD_MASK or value is None:
                     continue
                 lo = received - g
                 target.add(received if ts > received else (ts if ts > lo else lo), n, round(float(value) / res))
