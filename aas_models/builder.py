@@ -19,6 +19,7 @@ from basyx.aas import model
 from aas_models import elements, ids, live
 from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type, parse_point_type
 from aas_models.spec import AssetSpec, PointSpec
+from connectors.sample import ns_to_datetime
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 LANG = "en"
@@ -64,8 +65,8 @@ class StatusSubmodel:
     ) -> None:
         p = self.props
         p["ConnectionState"].value = state
-        p["StateSince"].value = None if state_since_ns is None else live.ns_to_datetime(state_since_ns)
-        p["LastSampleTime"].value = None if last_sample_ns is None else live.ns_to_datetime(last_sample_ns)
+        p["StateSince"].value = None if state_since_ns is None else ns_to_datetime(state_since_ns)
+        p["LastSampleTime"].value = None if last_sample_ns is None else ns_to_datetime(last_sample_ns)
         p["BadPoints"].value = bad_points
         p["Connects"].value = connects
         p["LastError"].value = last_error
@@ -213,8 +214,13 @@ def unit_qualifier(unit: str) -> model.Qualifier:
                            semantic_id=ext_ref(ids.QUALIFIER_UNIT))
 
 
-def _point_element(point: PointSpec, id_short: str) -> model.SubmodelElement:
-    """The point's element (see `aas_models.elements`), with its static qualifiers and the live ones."""
+def point_element(point: PointSpec, id_short: str) -> model.SubmodelElement:
+    """The element of one point, named `id_short` (the last segment of its idShortPath).
+
+    Its kind follows the point's type (a Property, or a list, collection or multi-language property:
+    see `aas_models.elements`); it carries the static qualifiers (Unit, Writable) and the live ones
+    (SourceTimestamp, StatusCode, Quality), attached so the pipeline can set values at once.
+    """
     qualifiers = []
     if point.unit:
         qualifiers.append(unit_qualifier(point.unit))
@@ -239,14 +245,20 @@ def _point_element(point: PointSpec, id_short: str) -> model.SubmodelElement:
     return element
 
 
-def _container_for(
+def container_for(
     parent: model.Submodel | model.SubmodelElementCollection, segment: str, point: PointSpec
 ) -> model.SubmodelElementCollection:
+    """The collection `segment` of an idShortPath under `parent`, created (empty) if missing.
+
+    Raises ValueError when `segment` is already a point (a Property, or a structure point's
+    collection, which its values fill): `point` is named in the message. Used by every builder
+    that places elements by idShortPath (the operational data here, the KPI submodel in `aas_models.kpi`).
+    """
     try:
         existing = parent.get_referable(segment)
     except KeyError:
         smc = model.SubmodelElementCollection(segment)
-        _add(parent, smc)
+        add_element(parent, smc)
         return smc
     if not isinstance(existing, model.SubmodelElementCollection) or hasattr(existing, "_point_type"):
         # a structure point's collection is filled from its values: no other point may live in it
@@ -254,7 +266,8 @@ def _container_for(
     return existing
 
 
-def _add(parent: model.Submodel | model.SubmodelElementCollection, element: model.SubmodelElement) -> None:
+def add_element(parent: model.Submodel | model.SubmodelElementCollection, element: model.SubmodelElement) -> None:
+    """Add `element` to a submodel or a collection (BaSyx keeps their children in differently named sets)."""
     if isinstance(parent, model.Submodel):
         parent.submodel_element.add(element)
     else:
@@ -277,15 +290,15 @@ def _operational(
             _check_id_short(s, f"point {p.point_id} path {p.path!r}")
         parent: model.Submodel | model.SubmodelElementCollection = sm
         for s in segments[:-1]:
-            parent = _container_for(parent, s, p)
+            parent = container_for(parent, s, p)
         try:
             parent.get_referable(segments[-1])
         except KeyError:
             pass
         else:
             raise ValueError(f"point {p.point_id}: path {p.path!r} of submodel {sm_id_short} is used twice")
-        prop = _point_element(p, segments[-1])
-        _add(parent, prop)
+        prop = point_element(p, segments[-1])
+        add_element(parent, prop)
         props[p.point_id] = prop
     return sm, props
 

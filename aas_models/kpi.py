@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from basyx.aas import model
 
 from aas_models import ids
-from aas_models.builder import _add, _container_for, _point_element, ext_ref
+from aas_models.builder import add_element, container_for, ext_ref, point_element
 from aas_models.spec import PointSpec
 
 KPI_ID_SHORT = "ProductionKPIs"
@@ -144,11 +144,11 @@ def build_kpi_submodel(aas_id: str, asset: str,
         group, leaf = path.split(".", 1)
         spec = PointSpec(f"{asset}/{KPI_ID_SHORT}/{path}", KPI_ID_SHORT, path, e.value_type, e.unit,
                          e.semantic_id, e.description, e.writable)
-        parent = _container_for(sm, group, spec)
+        parent = container_for(sm, group, spec)
         if parent.semantic_id is None:
             parent.semantic_id = ext_ref(ids.KPI_ELEMENT + group)
-        prop = _point_element(spec, leaf)
+        prop = point_element(spec, leaf)
         assert isinstance(prop, model.Property)  # KPI elements are scalar xs: types
-        _add(parent, prop)
+        add_element(parent, prop)
         props[path] = prop
     return sm, props

@@ -48,10 +48,16 @@ from basyx.aas import model
 
 from aas_models import elements, ids
 
-BAD_MASK = 0x80000000
-STATUS_GOOD = 0
-STATUS_BAD_WAITING_FOR_INITIAL_DATA = 0x80320000
-STATUS_BAD_TYPE_MISMATCH = 0x80740000
+# status codes and time come from the dependency-free shared core (stdlib only): one definition for every layer
+from connectors.sample import ns_to_datetime
+from connectors.status import (
+    BAD_MASK,
+    BAD_TYPE_MISMATCH,
+    BAD_WAITING_FOR_INITIAL_DATA,
+    SEVERITY_NAMES,
+    quality_name,
+    status_text,
+)
 
 Q_SOURCE_TIMESTAMP = "SourceTimestamp"
 Q_STATUS_CODE = "StatusCode"
@@ -59,33 +65,11 @@ Q_QUALITY = "Quality"
 Q_UNIT = "Unit"
 Q_WRITABLE = "Writable"
 
-# index = status >> 30 (the two severity bits of an OPC UA status code)
-_SEVERITY = ("Good", "Uncertain", "Bad", "Bad")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the hot path inlines ns_to_datetime
 
 
 def _ext(iri: str) -> model.ExternalReference:
     return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, iri),))
-
-
-def status_text(status: int) -> str:
-    return f"0x{status:08X}"
-
-
-def quality_name(status: int) -> str:
-    return _SEVERITY[(status >> 30) & 3]
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    """UTC datetime of a nanosecond Unix timestamp (truncated to microseconds)."""
-    return _EPOCH + timedelta(microseconds=ns // 1000)
-
-
-def datetime_to_ns(dt: datetime) -> int:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
 def _parse_datetime(v: Any) -> datetime:
@@ -144,10 +128,10 @@ def _live_qualifiers(element: model.SubmodelElement) -> list[model.Qualifier]:
         (
             Q_STATUS_CODE,
             model.datatypes.String,
-            status_text(STATUS_BAD_WAITING_FOR_INITIAL_DATA),
+            status_text(BAD_WAITING_FOR_INITIAL_DATA),
             ids.QUALIFIER_STATUS_CODE,
         ),
-        (Q_QUALITY, model.datatypes.String, quality_name(STATUS_BAD_WAITING_FOR_INITIAL_DATA), ids.QUALIFIER_QUALITY),
+        (Q_QUALITY, model.datatypes.String, quality_name(BAD_WAITING_FOR_INITIAL_DATA), ids.QUALIFIER_QUALITY),
     )
     handles = []
     for name, vt, initial, sem in specs:
@@ -199,10 +183,10 @@ def set_live_value(prop: model.SubmodelElement, value: Any, source_ts_ns: int | 
         try:
             prop.value = value if conv is None else conv(value)  # type: ignore[attr-defined]
         except (TypeError, ValueError, ArithmeticError):
-            status = STATUS_BAD_TYPE_MISMATCH
+            status = BAD_TYPE_MISMATCH
     q_ts.value = None if source_ts_ns is None else _EPOCH + timedelta(microseconds=source_ts_ns // 1000)
     prop._q_status.value = f"0x{status:08X}"  # type: ignore[attr-defined]
-    prop._q_quality.value = _SEVERITY[(status >> 30) & 3]  # type: ignore[attr-defined]
+    prop._q_quality.value = SEVERITY_NAMES[(status >> 30) & 3]  # type: ignore[attr-defined]
 
 
 def set_live_element(element: model.SubmodelElement, value: Any, source_ts_ns: int | None, status: int) -> None:
@@ -216,39 +200,7 @@ def set_live_element(element: model.SubmodelElement, value: Any, source_ts_ns: i
         try:
             elements.fill(element, elements.point_type_of(element), value)
         except (TypeError, ValueError, ArithmeticError, KeyError):
-            status = STATUS_BAD_TYPE_MISMATCH
+            status = BAD_TYPE_MISMATCH
     q_ts.value = None if source_ts_ns is None else ns_to_datetime(source_ts_ns)
     q_status.value = status_text(status)
     q_quality.value = quality_name(status)
-
-
-def status_of(prop: model.SubmodelElement) -> int:
-    """The status code of the latest sample (BadWaitingForInitialData before the first)."""
-    try:
-        v = prop.get_qualifier_by_type(Q_STATUS_CODE).value
-    except KeyError:
-        return STATUS_GOOD if getattr(prop, "value", None) is not None else STATUS_BAD_WAITING_FOR_INITIAL_DATA
-    return int(str(v), 16) if v else STATUS_BAD_WAITING_FOR_INITIAL_DATA
-
-
-def source_timestamp_of(prop: model.SubmodelElement) -> datetime | None:
-    try:
-        v = prop.get_qualifier_by_type(Q_SOURCE_TIMESTAMP).value
-    except KeyError:
-        return None
-    return v if isinstance(v, datetime) else None
-
-
-def unit_of(prop: model.SubmodelElement) -> str | None:
-    try:
-        v = prop.get_qualifier_by_type(Q_UNIT).value
-    except KeyError:
-        return None
-    return str(v) if v is not None else None
-
-
-def is_writable(element: model.SubmodelElement) -> bool:
-    try:
-        return bool(element.get_qualifier_by_type(Q_WRITABLE).value)
-    except KeyError:
-        return False

@@ -68,7 +68,7 @@ import paho.mqtt.client as mqtt  # noqa: E402
 from influxdb_client import InfluxDBClient, WritePrecision  # noqa: E402
 from influxdb_client.client.write_api import SYNCHRONOUS  # noqa: E402
 
-from connectors.base import PointMeta, Record, SendResult, Sink  # noqa: E402
+from connectors.base import ForwardSink, PointMeta, Record, SendResult  # noqa: E402
 from connectors.influx import sink as influx_sink_module  # noqa: E402
 from connectors.influx.config import InfluxConfig  # noqa: E402
 from connectors.influx.lineprotocol import LineEncoder  # noqa: E402
@@ -260,7 +260,7 @@ class PreStarted:
         await self.sink.close()
 
 
-async def drain(name: str, sink: Sink, h: Historian, target_seq: int,
+async def drain(name: str, sink: ForwardSink, h: Historian, target_seq: int,
                 profile: cProfile.Profile | None = None) -> dict[str, Any]:
     """Run a Forwarder from cursor 0 until its cursor reaches target_seq; rate, CPU."""
     fw = Forwarder(name, sink, h, ForwarderSettings(batch_size=BATCH))

@@ -89,7 +89,7 @@ async def cpu_per_value(rounds: int, batches: int) -> dict[str, Any]:
         storage = Pipeline(point_infos(cfg))
         for dp in producer.points():
             storage.add_point(PointInfo(dp.point_id, dp.asset, dp.submodel, dp.path, dp.value_type, dp.unit))
-        storage.add_sink(HistorianSink(h))
+        storage.add_consumer(HistorianSink(h))
         await h.open()
         for info in storage.points.values():
             await h.register_series(info.point_id, info.value_type, info.unit)

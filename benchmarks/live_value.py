@@ -22,7 +22,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,14 @@ from aas_models import live  # noqa: E402
 from aas_models.builder import build_asset  # noqa: E402
 from aas_models.datatypes import coercer  # noqa: E402
 from aas_models.spec import AssetSpec, PointSpec  # noqa: E402
+from connectors import status as st  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "live_value.json"
 # the baseline reads these as module globals, as the original did
-_EPOCH = live._EPOCH
-_SEVERITY = live._SEVERITY
-BAD_MASK = live.BAD_MASK
-STATUS_BAD_TYPE_MISMATCH = live.STATUS_BAD_TYPE_MISMATCH
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SEVERITY = st.SEVERITY_NAMES
+BAD_MASK = st.BAD_MASK
+STATUS_BAD_TYPE_MISMATCH = st.BAD_TYPE_MISMATCH
 attach = live.attach
 
 
@@ -116,7 +117,7 @@ def main() -> None:
         v = coercer(t)(rich_values[k])
         el = rich[k]
         live.set_live_value(el, v, 0, 0)
-        assert live.status_of(el) == 0, k
+        assert el.get_qualifier_by_type(live.Q_STATUS_CODE).value == "0x00000000", k
         n = max(1000, args.calls // 100)
         rich_times[t] = round(statistics.median(_time_calls(live.set_live_value, [(el, v)], n)
                                                 for _ in range(3)) * 1e6, 2)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from connectors.sample import Sample
+from connectors.status import BAD_MASK
 
 Emit = Callable[[Sequence[Sample]], Awaitable[None]]
 
@@ -55,7 +56,7 @@ class SourceHealth:
 
     @property
     def bad_points(self) -> int:
-        return sum(1 for p in self.points.values() if p.status is not None and p.status & 0x80000000)
+        return sum(1 for p in self.points.values() if p.status is not None and p.status & BAD_MASK)
 
 
 class Source(Protocol):
@@ -151,8 +152,12 @@ class TransientError(Exception):
         self.retry_after_s = retry_after_s
 
 
-class Sink(Protocol):
-    """A northbound connector (InfluxDB, MQTT ...), driven by a cursor-based forwarder."""
+class ForwardSink(Protocol):
+    """A northbound connector (InfluxDB, MQTT ...), driven by a cursor-based forwarder.
+
+    Not the pipeline's `SampleConsumer`: a ForwardSink gets stored Records from the historian,
+    in seq order, and its acknowledgement moves the forwarder's cursor.
+    """
 
     name: str
 

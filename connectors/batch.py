@@ -5,7 +5,7 @@ of samples per second. Turning every stored row into a `Sample` and a
 `Record` costs more than a hand-written forwarder spends on the whole
 sample, so the historian hands over its rows as they came out of SQLite.
 A sink with a fast path (the InfluxDB line encoder) formats straight from
-`rows`; any other sink uses the batch as the `Sequence[Record]` the `Sink`
+`rows`; any other sink uses the batch as the `Sequence[Record]` the `ForwardSink`
 protocol promises, and pays for the objects then. Rejected samples are
 always reported as Records, so dead letters look the same either way.
 """

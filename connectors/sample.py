@@ -3,6 +3,10 @@
 It is deliberately tiny so that sources (OPC UA, MQTT) and sinks (historian,
 forwarders, live model) agree on nothing but this. Timestamps are integer
 nanoseconds since the Unix epoch, UTC, so they survive every hop exactly.
+
+This module is also the project's one definition of time (epoch ns <-> datetime <-> RFC 3339 text)
+and of the point id (``"asset/submodel/idShortPath"``). It imports the standard library only, so
+`aas_models` and every connector may use it (see the import rule in the README's architecture section).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
@@ -21,8 +25,20 @@ def now_ns() -> int:
     return time.time_ns()
 
 
+@overload
+def datetime_to_ns(dt: datetime) -> int: ...
+
+
+@overload
+def datetime_to_ns(dt: None) -> None: ...
+
+
+@overload
+def datetime_to_ns(dt: datetime | None) -> int | None: ...
+
+
 def datetime_to_ns(dt: datetime | None) -> int | None:
-    """Exact conversion of an (aware or naive-UTC) datetime to epoch nanoseconds."""
+    """Exact conversion of an (aware, any zone, or naive-UTC) datetime to epoch nanoseconds."""
     if dt is None:
         return None
     if dt.tzinfo is None:
@@ -103,6 +119,19 @@ def ns_to_iso(ns: int) -> str:
             _SECONDS.clear()
         head = _SECONDS[sec] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
     return f"{head}.{us:06d}Z" if us else f"{head}Z"
+
+
+def point_id(asset: str, submodel: str, path: str) -> str:
+    """The gateway-wide id of a point, carried by every Sample: ``"asset/submodel/idShortPath"``."""
+    return f"{asset}/{submodel}/{path}"
+
+
+def split_point_id(pid: str) -> tuple[str, str, str]:
+    """``"asset/submodel/idShortPath"`` -> its three parts (the path may itself contain '/')."""
+    parts = pid.split("/", 2)
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"point id {pid!r} is not of the form 'asset/submodel/idShortPath'")
+    return parts[0], parts[1], parts[2]
 
 
 @dataclass(slots=True)

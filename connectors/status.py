@@ -1,9 +1,13 @@
-"""OPC UA status codes as plain integers, usable by every connector.
+"""OPC UA status codes as plain integers: the one definition every layer uses.
 
 The OPC UA status code is the gateway's quality model for all protocols
 (an MQTT sensor with no quality reports Good, a lost connection reports
 BadNotConnected). Only the handful the gateway produces itself are named
 here; names of any other code come from asyncua's table when it is installed.
+
+Part of the dependency-free shared core (with `connectors.sample`): the standard library only,
+so connectors, `aas_models` (the live model's StatusCode and Quality qualifiers) and `gateway`
+all import the same constants (see the import rule in the README's architecture section).
 """
 
 from __future__ import annotations
@@ -38,19 +42,23 @@ _NAMES = {
     BAD_OUT_OF_SERVICE: "BadOutOfService",
 }
 
-_SEVERITY_MASK = 0xC0000000
+BAD_MASK = 0x80000000  # the severity bit every bad code has: `status & BAD_MASK` is the hot-path test
+UNCERTAIN_MASK = 0x40000000
+SEVERITY_MASK = 0xC0000000  # both severity bits: `status & SEVERITY_MASK == 0` is Good
+# index = code >> 30 (the two severity bits): the AAS model's Quality qualifier and the MQTT payload say these
+SEVERITY_NAMES = ("Good", "Uncertain", "Bad", "Bad")
 
 
 def is_good(code: int) -> bool:
-    return (code & _SEVERITY_MASK) == 0
+    return (code & SEVERITY_MASK) == 0
 
 
 def is_uncertain(code: int) -> bool:
-    return (code & _SEVERITY_MASK) == 0x40000000
+    return (code & SEVERITY_MASK) == UNCERTAIN_MASK
 
 
 def is_bad(code: int) -> bool:
-    return (code & 0x80000000) != 0
+    return (code & BAD_MASK) != 0
 
 
 def severity(code: int) -> str:
@@ -73,3 +81,13 @@ def status_name(code: int) -> str:
         return get_name_and_doc(code)[0]
     except Exception:
         return f"0x{code:08X}"
+
+
+def quality_name(code: int) -> str:
+    """'Good', 'Uncertain' or 'Bad': the severity of `code` as the AAS model's Quality qualifier shows it."""
+    return SEVERITY_NAMES[(code >> 30) & 3]
+
+
+def status_text(code: int) -> str:
+    """`code` as ``0x`` and 8 hex digits (the AAS model's StatusCode qualifier)."""
+    return f"0x{code:08X}"

@@ -17,13 +17,15 @@ from typing import Any
 from basyx.aas import model
 from prometheus_client import CollectorRegistry, Gauge
 
-import gateway.detect.producer  # noqa: F401  (registers the detection producer)
-from aas_models.builder import AssetModel, build_asset
+import gateway.detect.producer  # registers the detection producer (imported for that alone)
+import gateway.kpi.producer  # noqa: F401  (registers the KPI producer factory)
+from aas_models.builder import AssetModel
 from aas_models.datatypes import parse_point_type
+from aas_models.environment import build_repository
 from aas_models.ids import submodel_id
 from aas_models.repository import ModelRepository
 from aas_models.spec import AssetSpec, PointSpec
-from connectors.base import ConnectionState, PointMeta, Sink, Source, SourceHealth
+from connectors.base import ConnectionState, ForwardSink, PointMeta, Source, SourceHealth
 from connectors.influx.config import InfluxConfig
 from connectors.influx.sink import InfluxSink, linked_segment
 from connectors.mqtt.config import MqttPointSpec, MqttPublisherConfig, MqttSourceConfig
@@ -38,12 +40,9 @@ from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig, point_id
 from gateway.derived import Producer, build_producers
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
-from gateway.history_backend import HistorianBackend
-from gateway.kpi import producer as _kpi_producer  # noqa: F401  (registers the KPI producer factory)
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.loop_lag import LoopLag
 from gateway.malloc_tuning import keep_mmap_threshold
-from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo
 from gateway.value_writer import ValueWriter, WritePoint
 
@@ -81,15 +80,7 @@ def asset_spec(asset: AssetConfig, history_url: str | None) -> AssetSpec:
 
 
 def build_model(cfg: GatewayConfig, history_url: str | None = None) -> tuple[ModelRepository, dict[str, AssetModel]]:
-    repo = ModelRepository()
-    models: dict[str, AssetModel] = {}
-    for asset in cfg.assets:
-        m = build_asset(asset_spec(asset, history_url))
-        repo.add_shell(m.shell)
-        for sm in m.submodels:
-            repo.add_submodel(sm)
-        models[asset.id_short] = m
-    return repo, models
+    return build_repository([asset_spec(a, history_url) for a in cfg.assets])
 
 
 def build_source(asset: AssetConfig, pki: Pki | None = None) -> Source:
@@ -121,7 +112,7 @@ def point_meta(cfg: GatewayConfig) -> dict[str, PointMeta]:
             for a in cfg.assets for p in a.points}
 
 
-def build_sink(fw: ForwarderConfig, meta: dict[str, PointMeta], gateway_id: str) -> Sink:
+def build_sink(fw: ForwarderConfig, meta: dict[str, PointMeta], gateway_id: str) -> ForwardSink:
     if isinstance(fw.sink, InfluxConfig):
         return InfluxSink(fw.name, fw.sink, meta)
     assert isinstance(fw.sink, MqttPublisherConfig)
@@ -134,16 +125,16 @@ class Gateway:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.historian = Historian(cfg.historian, registry=self.registry)
         self.pipeline = Pipeline(point_infos(cfg), registry=self.registry)
-        self.pipeline.add_sink(HistorianSink(self.historian))  # durable first, then visible
+        self.pipeline.add_consumer(HistorianSink(self.historian))  # durable first, then visible
         self.repository, self.models = build_model(cfg, self._history_url(cfg.api.port))
         live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
         meta = point_meta(cfg)
         self.producers: list[Producer] = build_producers(cfg, self.historian)
         for producer in self.producers:
             self._add_derived(producer, live, meta)
-        self.pipeline.add_sink(LiveModelSink(live))
+        self.pipeline.add_consumer(LiveModelSink(live))
         for producer in self.producers:  # after the historian and the live model: they see stored samples
-            self.pipeline.add_sink(producer)
+            self.pipeline.add_consumer(producer)
         # creates nothing until a secured source connects; its refusals print a `pki trust` command naming
         # the folder and the audit file, which works as printed without this config
         self.pki = Pki(cfg.pki.beside(cfg.historian.path), audit_file=cfg.audit.beside(cfg.historian.path).path)
@@ -178,7 +169,8 @@ class Gateway:
         self._g_state = Gauge("gateway_source_connected", "1 connected, 0 connecting, -1 disconnected",
                               ["asset", "endpoint"], registry=self.registry)
 
-    def _add_derived(self, producer: Producer, live: dict[str, model.Property], meta: dict[str, PointMeta]) -> None:
+    def _add_derived(self, producer: Producer, live: dict[str, model.SubmodelElement],
+                     meta: dict[str, PointMeta]) -> None:
         """Make a producer's derived points and submodels part of the pipeline, the model and the forwarders."""
         for dp in producer.points():
             self.pipeline.add_point(PointInfo(dp.point_id, dp.asset, dp.submodel, dp.path, dp.value_type, dp.unit))
@@ -221,6 +213,8 @@ class Gateway:
     async def _start_api(self) -> None:
         from gateway.api import create_app
         from gateway.api.admin_routes import admin_router
+        from gateway.api.history import historian_backend
+        from gateway.api.operations import add_operations_routes
         from gateway.auth.policy import AccessPolicy
 
         mapping = [(submodel_id(a.id, p.submodel), p.path, point_id(a.id_short, p.submodel, p.path))
@@ -228,7 +222,7 @@ class Gateway:
         mapping += [(submodel_id(self.models[dp.asset].shell.id, dp.submodel), dp.path, dp.point_id)
                     for producer in self.producers for dp in producer.points()]
         access = AccessPolicy.from_config(self.cfg.api.auth, self.cfg.historian.path)
-        app = create_app(self.repository, history=HistorianBackend(self.historian, mapping), writer=self.writer,
+        app = create_app(self.repository, history=historian_backend(self.historian, mapping), writer=self.writer,
                          base_path=API_BASE_PATH, access=access, cors=self.cfg.api.cors, limits=self.cfg.api.limits)
         add_operations_routes(app, self)
         app.include_router(admin_router(pki=lambda: self.pki, keys=access.api_keys, audit=self.audit))

@@ -33,6 +33,7 @@ from connectors.influx.config import InfluxConfig
 from connectors.mqtt.config import MqttPublisherConfig, MqttSourceConfig
 from connectors.opcua.config import DeadbandConfig, OpcUaSourceConfig
 from connectors.opcua.pki import PkiConfig
+from connectors.sample import point_id
 from gateway.audit import AuditConfig
 from gateway.auth.config import ApiAuthConfig, ApiLimitsConfig, ApiTlsConfig, CorsConfig
 from gateway.config_yaml import gc_paused, load_yaml
@@ -342,11 +343,6 @@ def source_summary(src: OpcUaSourceConfig | MqttSourceConfig) -> str:
     if isinstance(src, MqttSourceConfig):
         return f"{source_endpoint(src)}  mqtt qos={src.qos} tls={'on' if src.broker.tls else 'off'}"
     return f"{src.endpoint}  mode={src.mode} security={src.security.policy}/{src.security.mode}"
-
-
-def point_id(asset: str, submodel: str, path: str) -> str:
-    """The gateway-wide id of a point, carried by every Sample."""
-    return f"{asset}/{submodel}/{path}"
 
 
 # --- loading and error reporting -------------------------------------------------

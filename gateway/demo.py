@@ -3,7 +3,9 @@
 The simulators run in a child process (as real machines would be separate),
 on loopback ports they pick themselves; the gateway uses the example config
 (deploy/example-config.yaml) with its endpoints pointed at those ports and
-the embedded historian under --data-dir.
+the embedded historian under --data-dir. The demo derives its config from the
+loaded one (new models, the loaded config is never changed) and runs it with
+`gateway.runner`, like `aas-gateway run`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from pathlib import Path
 
 from connectors.opcua.config import OpcUaSourceConfig
 from gateway.auth.apikeys import default_keys_file
-from gateway.cli import _stop_event, run_gateway
+from gateway.cli.paths import in_data_dir
 from gateway.config import GatewayConfig, load_config
+from gateway.runner import run_gateway, stop_event, with_api_port
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +38,25 @@ def _loopback(host: str) -> bool:
 
 
 def demo_config(data_dir: Path) -> GatewayConfig:
+    """The demo's config: everything it keeps (historian, the gateway's PKI, audit log, API keys) under
+    `data_dir`, in the layout `gateway.cli.paths` describes, so the printed commands find it all."""
     cfg = load_config(DEMO_CONFIG)
-    data_dir = data_dir.resolve()
-    cfg.historian.path = data_dir / "historian.sqlite"
-    # everything the demo keeps lives under --data-dir: the gateway's PKI, its audit log, its API keys
-    cfg.pki = cfg.pki.model_copy(update={"path": data_dir / "pki"})
-    cfg.audit = cfg.audit.model_copy(update={"path": data_dir / "audit" / "audit.jsonl"})
+    files = in_data_dir(data_dir.resolve())
     # one command to try it: reading needs no key on loopback (printed at start); writes and /admin still do
-    cfg.api.auth.anonymous_read = _loopback(cfg.api.host)
-    return cfg
+    auth = cfg.api.auth.model_copy(update={"anonymous_read": _loopback(cfg.api.host)})
+    return cfg.model_copy(update={
+        "historian": cfg.historian.model_copy(update={"path": files.historian}),
+        "pki": cfg.pki.model_copy(update={"path": files.pki}),
+        "audit": cfg.audit.model_copy(update={"path": files.audit}),
+        "api": cfg.api.model_copy(update={"auth": auth}),
+    })
+
+
+def with_endpoints(cfg: GatewayConfig, endpoints: dict[str, str]) -> GatewayConfig:
+    """`cfg` with each OPC UA asset's endpoint replaced by the one its simulator reported."""
+    assets = [a.model_copy(update={"source": a.source.model_copy(update={"endpoint": endpoints[a.id_short]})})
+              if isinstance(a.source, OpcUaSourceConfig) else a for a in cfg.assets]
+    return cfg.model_copy(update={"assets": assets})
 
 
 async def start_simulators(cfg: GatewayConfig, seed: int,
@@ -86,7 +99,8 @@ def _security(src: OpcUaSourceConfig) -> str:
     return text + (" (server certificate trusted on first use)" if sec.trust_on_first_use else "")
 
 
-async def _stop_process(proc: asyncio.subprocess.Process) -> None:
+async def stop_process(proc: asyncio.subprocess.Process) -> None:
+    """Stop the simulators' process: SIGINT first (they stop their servers cleanly), SIGKILL after 10 s."""
     if proc.returncode is not None:
         return
     with contextlib.suppress(ProcessLookupError):
@@ -100,14 +114,12 @@ async def _stop_process(proc: asyncio.subprocess.Process) -> None:
 
 async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_every_s: float,
                     port: int = 8080) -> None:
-    stop = _stop_event()
-    cfg = demo_config(data_dir)
-    cfg.api.port = port
+    stop = stop_event()
+    cfg = with_api_port(demo_config(data_dir), port)
     proc, endpoints = await start_simulators(cfg, seed, cfg.historian.path.parent / "simulator-pki")
     try:
+        cfg = with_endpoints(cfg, endpoints)
         sources = {a.id_short: a.source for a in cfg.assets if isinstance(a.source, OpcUaSourceConfig)}
-        for name, src in sources.items():
-            src.endpoint = endpoints[name]
         print("AAS edge gateway demo (embedded historian, no external services)", flush=True)
         print("  simulated machines (OPC UA on loopback, secured endpoints only):", flush=True)
         for a in cfg.assets:
@@ -117,6 +129,7 @@ async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_
         print(f"  gateway PKI (own certificate, trusted and rejected servers): {cfg.pki.path}\n"
               f"    aas-gateway pki --pki-dir {cfg.pki.path} list", flush=True)
         print(f"  historian (SQLite, WAL): {cfg.historian.path}", flush=True)
+        print(f"  audit log (writes, admin actions, pki changes): {cfg.audit.path}", flush=True)
         if cfg.api.auth.anonymous_read:
             keys = cfg.api.auth.api_keys_file or default_keys_file(cfg.historian.path)
             print("  REST API: anonymous read is on (loopback demo); writes and /admin need an API key:\n"
@@ -128,7 +141,7 @@ async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_
             asyncio.get_running_loop().call_later(duration_s, stop.set)
         await run_gateway(cfg, stop, status_every_s)
     finally:
-        await _stop_process(proc)
+        await stop_process(proc)
     print("demo stopped; historian flushed", flush=True)
 
 

@@ -20,7 +20,7 @@ from typing import Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from connectors.backoff import Backoff
-from connectors.base import Sink, TransientError
+from connectors.base import ForwardSink, TransientError
 from connectors.batch import RecordBatch
 from connectors.ratelimit import RateLimitedLog
 from connectors.sample import now_ns
@@ -67,7 +67,7 @@ class ForwarderMetrics:
 
 
 class Forwarder:
-    def __init__(self, name: str, sink: Sink, historian: Historian, settings: ForwarderSettings | None = None,
+    def __init__(self, name: str, sink: ForwardSink, historian: Historian, settings: ForwarderSettings | None = None,
                  metrics: ForwarderMetrics | None = None) -> None:
         self.name = name
         self.sink = sink

@@ -1,10 +1,14 @@
-"""Routes samples from sources to sinks; owns no protocol and no storage.
+"""Routes samples from sources to their consumers; owns no protocol and no storage.
 
 The pipeline does the protocol-independent work once per sample: it coerces
 each value to the point's declared AAS value type (a reading that does not
 fit becomes a BadTypeMismatch sample: the point goes bad, nothing else does),
-counts, and hands the batch to every sink in order. Sinks apply backpressure
-by awaiting, which slows the sources rather than dropping data.
+counts, and hands the batch to every `SampleConsumer` in order (the historian,
+the live model, the derived-data producers). Consumers apply backpressure by
+awaiting, which slows the sources rather than dropping data.
+
+Not to be confused with `connectors.base.ForwardSink`: a forwarder's peer (InfluxDB,
+MQTT), fed later from the historian by a cursor, never by the pipeline.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from connectors.sample import Sample
 log = logging.getLogger(__name__)
 
 
-class Sink(Protocol):
+class SampleConsumer(Protocol):
+    """Takes every batch the pipeline routes, in order, as it arrives (awaiting is backpressure)."""
+
     name: str
 
     async def put(self, samples: Sequence[Sample]) -> None: ...
@@ -44,7 +50,7 @@ class Pipeline:
     def __init__(self, points: Sequence[PointInfo], registry: CollectorRegistry | None = None) -> None:
         self.points = {p.point_id: p for p in points}
         self._coerce: dict[str, Callable[[Any], Any]] = {p.point_id: coercer(p.value_type) for p in points}
-        self._sinks: list[Sink] = []
+        self._consumers: list[SampleConsumer] = []
         # one line per point per minute with a count; past 100 points at once the rest share one line
         self._type_log = RateLimitedLog(log)
         registry = registry if registry is not None else CollectorRegistry()
@@ -63,18 +69,20 @@ class Pipeline:
         self.points[info.point_id] = info
         self._coerce[info.point_id] = coercer(info.value_type)
 
-    def add_sink(self, sink: Sink) -> None:
-        self._sinks.append(sink)
+    def add_consumer(self, consumer: SampleConsumer) -> None:
+        """Consumers get each batch in the order they were added (the historian first: durable, then visible)."""
+        self._consumers.append(consumer)
 
     async def publish(self, samples: Sequence[Sample]) -> None:
         coerce = self._coerce
+        bad_mask, uncertain_mask = st.BAD_MASK, st.UNCERTAIN_MASK  # locals: this loop runs for every sample
         good = uncertain = bad = 0
         for i, s in enumerate(samples):
             status = s.status
-            if status & 0x80000000:
+            if status & bad_mask:
                 bad += 1
                 continue
-            if status & 0x40000000:
+            if status & uncertain_mask:
                 uncertain += 1
             else:
                 good += 1
@@ -85,7 +93,7 @@ class Pipeline:
             except KeyError:
                 raise ValueError(f"sample for unknown point {s.point!r}") from None
             except (TypeError, ValueError, OverflowError) as e:
-                if status & 0x40000000:
+                if status & uncertain_mask:
                     uncertain -= 1
                 else:
                     good -= 1
@@ -106,8 +114,8 @@ class Pipeline:
             self._m_bad.inc(bad)
         self.samples_total += len(samples)
         self._type_log.flush()
-        for sink in self._sinks:
-            await sink.put(samples)
+        for consumer in self._consumers:
+            await consumer.put(samples)
 
     def flush_log(self) -> None:
         """Say the counts of repeated problems not yet logged (at shutdown)."""

@@ -1,6 +1,6 @@
 """Northbound MQTT publisher: the gateway's samples as JSON on a unified-namespace topic tree.
 
-A `connectors.base.Sink` driven by the cursor-based forwarder, so its one promise is about
+A `connectors.base.ForwardSink` driven by the cursor-based forwarder, so its one promise is about
 acknowledgement: `send` returns only when the broker has acknowledged every message of the
 batch (PUBACK / PUBCOMP; for QoS 0, when written to the socket). If the connection drops
 first, `send` raises TransientError and the forwarder resends the whole batch: subscribers may
@@ -85,7 +85,7 @@ def _fail(fut: asyncio.Future[None], exc: BaseException) -> None:
 
 
 class MqttPublisher:
-    """A `connectors.base.Sink` publishing records to one MQTT broker."""
+    """A `connectors.base.ForwardSink` publishing records to one MQTT broker."""
 
     def __init__(self, name: str, cfg: MqttPublisherConfig, meta: Mapping[str, PointMeta], gateway_id: str) -> None:
         self.name = name
@@ -114,7 +114,7 @@ class MqttPublisher:
         self._early: dict[int, ReasonCode] = {}  # acks that beat their registration
         self._open: set[_Batch] = set()
 
-    # --- Sink ------------------------------------------------------------------------------------
+    # --- ForwardSink ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from asyncua import Client, ua
 
+import connectors.opcua.codec  # noqa: F401  (installs the Part 6 DataValue codec before any client exists)
 from connectors import status as st
 from connectors.backoff import Backoff, tcp_reachable, wait_for_peer
 from connectors.base import ConnectionState, Emit, SourceHealth

@@ -16,9 +16,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.errors import error_response
-from gateway.auth.config import CorsConfig, Role
+from gateway.auth.config import CorsConfig
 from gateway.auth.policy import AccessPolicy, AuthFailure
-from gateway.auth.principal import ANONYMOUS_READER
+from gateway.auth.principal import ANONYMOUS_READER, Role
 
 PUBLIC = frozenset({("GET", "/health/live"), ("HEAD", "/health/live")})
 _READ = frozenset({"GET", "HEAD"})

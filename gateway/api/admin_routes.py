@@ -23,8 +23,7 @@ from gateway.api.errors import ApiError, BadRequest, NotFound
 from gateway.api.request_body import json_value, read_body
 from gateway.audit import body_excerpt
 from gateway.auth.apikeys import ApiKeyStore, UnknownKeyError, info_dict
-from gateway.auth.config import Role
-from gateway.auth.principal import Principal
+from gateway.auth.principal import Principal, Role
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.responses import Response
 
 from aas_models.repository import ModelRepository
+from gateway import version as gateway_version
 from gateway.api import access as access_mod
 from gateway.api import encoding as enc
 from gateway.api import fastpath
@@ -46,12 +47,12 @@ def create_app(
     limits: ApiLimitsConfig | None = None,
     base_path: str = "/api/v3.0",
     title: str = "AAS edge gateway",
-    version: str = "0.1.0",
+    version: str | None = None,  # default: the installed package version (gateway.version())
     summary: str = "Asset Administration Shell Part 2 REST API (read profiles SSP-002) with value history",
 ) -> FastAPI:
     base_path = base_path.rstrip("/")
-    app = FastAPI(title=title, version=version, summary=summary, openapi_url=f"{base_path}/openapi.json",
-                  docs_url=f"{base_path}/docs", redoc_url=None)
+    app = FastAPI(title=title, version=version or gateway_version(), summary=summary,
+                  openapi_url=f"{base_path}/openapi.json", docs_url=f"{base_path}/docs", redoc_url=None)
     install_error_handlers(app)
 
     @app.get(f"{base_path}/description", tags=["Description"], response_model=ServiceDescription,

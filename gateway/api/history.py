@@ -1,8 +1,9 @@
 """History of a point over the REST API, independent of how the historian stores it.
 
 The API knows submodels and idShortPaths, the historian knows point ids; the
-`HistoryBackend` protocol is the seam between them (the gateway adapts its
-historian to it, tests use an in-memory fake).
+`HistoryBackend` protocol is the seam between them. `historian_backend` adapts
+the gateway's historian to it (with the element -> point mapping built once from
+the configuration); tests use an in-memory fake.
 """
 
 # no `from __future__ import annotations`: FastAPI must see the dependency types defined inside the factories
@@ -10,10 +11,11 @@ import base64
 import math
 import re
 import time
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from basyx.aas import model
 from fastapi import APIRouter, Depends, Query
@@ -21,10 +23,13 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from connectors import status as opc_status
-from connectors.sample import flag_names, ns_to_iso
+from connectors.sample import datetime_to_ns, flag_names, ns_to_iso, split_point_id
 from gateway.api.encoding import json_response
 from gateway.api.errors import BadRequest, NotFound, excerpt
 from gateway.historian.records import Bucket, HistoryRow
+
+if TYPE_CHECKING:
+    from gateway.historian import Historian
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
@@ -45,6 +50,31 @@ class HistoryBackend(Protocol):
 
     async def buckets(self, point_id: str, start_ns: int, end_ns: int, bucket_ns: int) -> list[Bucket]:
         ...
+
+
+class _HistorianBackend:
+    """The historian as a HistoryBackend: (submodel id, idShortPath) -> point id -> its stored samples."""
+
+    def __init__(self, historian: "Historian", mapping: Iterable[tuple[str, str, str]]) -> None:
+        self._historian = historian
+        self._points = {(sm, path): pid for sm, path, pid in mapping}
+
+    def point_for(self, submodel_id: str, id_short_path: str) -> str | None:
+        return self._points.get((submodel_id, id_short_path))
+
+    async def samples(self, point_id: str, start_ns: int | None, end_ns: int | None, limit: int) -> list[HistoryRow]:
+        asset, submodel, path = split_point_id(point_id)
+        return await self._historian.query(asset, submodel, path, start_ns, end_ns, limit)
+
+    async def buckets(self, point_id: str, start_ns: int, end_ns: int, bucket_ns: int) -> list[Bucket]:
+        asset, submodel, path = split_point_id(point_id)
+        return await self._historian.aggregate(asset, submodel, path, start_ns, end_ns, bucket_ns)
+
+
+def historian_backend(historian: "Historian", mapping: Iterable[tuple[str, str, str]]) -> HistoryBackend:
+    """The history route over `historian`; `mapping`: (submodel id, idShortPath, point id) of every
+    historised point."""
+    return _HistorianBackend(historian, mapping)
 
 
 # --- response models (OpenAPI documentation; responses are serialised directly) ----------------------------------
@@ -97,11 +127,7 @@ def parse_time(text: str | None, name: str) -> int | None:
     except ValueError:
         raise BadRequest(f"'{name}' must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z, "
                          f"got {excerpt(text)!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    # integer arithmetic, so microseconds survive for dates far from 1970
-    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
-    ns = (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+    ns = datetime_to_ns(dt)  # naive = UTC; integer arithmetic, so microseconds survive far from 1970
     if not _MIN_NS <= ns <= _MAX_NS:
         raise BadRequest(f"'{name}' must lie between 1677-09-22 and 2262-04-11 (the historian's time range)")
     return ns

@@ -24,12 +24,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.auth.config import Role
-from gateway.auth.principal import Principal, expand
+from gateway.auth.principal import ROLES, Principal, Role, expand
 
 PREFIX = "agw"
 _KDF = {"name": "scrypt", "n": 2**14, "r": 8, "p": 1, "dklen": 32}
-ROLES: tuple[Role, ...] = ("reader", "operator", "admin")
 _REFUSED_TTL_S = 300.0
 _REFUSED_MAX = 10_000
 

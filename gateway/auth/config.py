@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Role = Literal["reader", "operator", "admin"]
+from gateway.auth.principal import Role
 
 # asymmetric only: an HMAC secret shared with an IdP could mint tokens; "none" is no signature at all
 JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]

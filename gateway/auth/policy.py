@@ -16,12 +16,9 @@ from pathlib import Path
 from gateway.auth.apikeys import PREFIX, ApiKeyStore, default_keys_file
 from gateway.auth.config import ApiAuthConfig
 from gateway.auth.jwt import JwtValidator, TokenError
-from gateway.auth.principal import IMPLIED, Principal
+from gateway.auth.principal import Principal
 
 log = logging.getLogger(__name__)
-
-_OPEN = Principal("open-for-tests", IMPLIED["admin"], "open")
-
 
 class AuthFailure(Exception):
     """A credential was given and is not valid (always a 401, never downgraded to anonymous)."""
@@ -34,7 +31,6 @@ class AccessPolicy:
     api_keys: ApiKeyStore | None = None
     jwt: JwtValidator | None = None
     anonymous_read: bool = False
-    open: bool = False  # every request is admin: only for tests of the API itself
     # scrypt costs 16 MB and tens of ms of CPU, and anyone can send a key with a fresh wrong secret: at most
     # two run at once, the rest wait (memory and CPU stay bounded; cached keys never wait)
     _verifications: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2), repr=False)
@@ -44,11 +40,6 @@ class AccessPolicy:
         keys = ApiKeyStore(cfg.api_keys_file or default_keys_file(historian_path))
         return cls(api_keys=keys, jwt=JwtValidator(cfg.jwt) if cfg.jwt else None, anonymous_read=cfg.anonymous_read)
 
-    @classmethod
-    def open_for_tests(cls) -> AccessPolicy:
-        """Every request is treated as an admin. Tests of routes only: never use it to serve anything."""
-        return cls(open=True)
-
     def describe(self) -> str:
         parts = []
         if self.api_keys is not None:
@@ -57,14 +48,10 @@ class AccessPolicy:
             parts.append(f"JWTs from issuer {self.jwt.cfg.issuer}")
         if self.anonymous_read:
             parts.append("anonymous read ON")
-        if self.open:
-            parts.append("OPEN FOR TESTS (no authentication)")
         return ", ".join(parts) or "nothing accepted"
 
     async def authenticate(self, credential: str | None) -> Principal | None:
         """The caller's principal; None without a credential; AuthFailure for a bad one."""
-        if self.open:
-            return _OPEN
         if credential is None:
             return None
         if credential.startswith(PREFIX + "_"):

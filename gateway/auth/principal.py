@@ -1,13 +1,18 @@
-"""Who is calling: the result of authentication, read by authorisation, handlers and the audit log."""
+"""Who is calling: the result of authentication, read by authorisation, handlers and the audit log.
+
+Also the one definition of the roles. Standard library only: the `apikey` command lists the roles
+in its `--help` without loading pydantic.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway.auth.config import Role
+Role = Literal["reader", "operator", "admin"]
+ROLES: tuple[Role, ...] = ("reader", "operator", "admin")  # lowest first
 
-Method = Literal["apikey", "jwt", "anonymous", "open"]
+Method = Literal["apikey", "jwt", "anonymous"]
 
 # a role grants itself and every role below it: operator can read, admin can do everything
 IMPLIED: dict[str, frozenset[str]] = {

@@ -10,16 +10,15 @@ references against the assets after the whole config parsed, naming the key of e
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aas_models.datatypes import NUMERIC_TYPES
-
-if TYPE_CHECKING:
-    from gateway.config import AssetConfig, GatewayConfig
+from gateway.config_view import AssetView
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -261,7 +260,7 @@ class DetectionConfig(_Strict):
 # --- references to points -----------------------------------------------------------------------------
 
 
-def find_point(asset: AssetConfig, ref: str) -> tuple[str, str, str] | None:
+def find_point(asset: AssetView, ref: str) -> tuple[str, str, str] | None:
     """(submodel, path, xs type) of the asset's point named `ref` (`Path` or `Submodel/Path`), or None."""
     sm, sep, path = ref.partition("/")
     if not sep:
@@ -276,8 +275,16 @@ def alarm_name(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", path.rpartition("/")[2])
 
 
-def check(cfg: GatewayConfig) -> list[tuple[str, str]]:
-    """Every bad reference of the detection section as (key path, message)."""
+class _Config(Protocol):
+    @property
+    def assets(self) -> Sequence[AssetView]: ...
+
+    @property
+    def detection(self) -> DetectionConfig: ...
+
+
+def check(cfg: _Config) -> list[tuple[str, str]]:
+    """Every bad reference of the detection section as (key path, message) (`cfg`: a GatewayConfig)."""
     issues: list[tuple[str, str]] = []
     assets = {a.id_short: a for a in cfg.assets}
     for i, ad in enumerate(cfg.detection.assets):
@@ -287,7 +294,7 @@ def check(cfg: GatewayConfig) -> list[tuple[str, str]]:
             issues.append((f"{key}.asset", f"no asset {ad.asset!r} is configured"))
             continue
 
-        def numeric(k: str, ref: str, asset: AssetConfig = asset) -> None:
+        def numeric(k: str, ref: str, asset: AssetView = asset) -> None:
             found = find_point(asset, ref)
             if found is None:
                 issues.append((k, f"{ref!r} is not a point of {asset.id_short} (or names several)"))

@@ -19,14 +19,14 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from aas_models import detection as dm
 from aas_models.ids import submodel_id
 from connectors.base import WriteError
-from connectors.sample import Sample, ns_to_iso
+from connectors.sample import Sample, ns_to_datetime, ns_to_iso
+from connectors.status import SEVERITY_MASK  # bad or uncertain
 from gateway.config import AssetConfig
 from gateway.derived import DerivedPoint
 from gateway.detect.alarms import Alarm, Transition
@@ -46,7 +46,6 @@ from gateway.detect.signal import SignalDetector
 log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
-_BAD_OR_UNCERTAIN = 0xC0000000
 MULTIVARIATE = "Multivariate"
 SCRAP_RATE = "ScrapRate"
 RUL_PREFIX = "RemainingLife_"
@@ -254,7 +253,7 @@ class AssetEngine:
             handler(s)
 
     def _on_state(self, s: Sample) -> None:
-        if s.status & _BAD_OR_UNCERTAIN or s.value is None:
+        if s.status & SEVERITY_MASK or s.value is None:
             return  # unknown state: keep the last known one
         operating = str(s.value) in self.operating_values
         if operating == self.operating:
@@ -287,7 +286,7 @@ class AssetEngine:
         return self._op_total_s
 
     def _on_signal(self, w: _Signal, s: Sample) -> None:
-        if s.status & _BAD_OR_UNCERTAIN or s.value is None:
+        if s.status & SEVERITY_MASK or s.value is None:
             w.detector.no_evidence()
             return
         value = float(s.value)
@@ -312,13 +311,13 @@ class AssetEngine:
                            if bucket is not None else None)
 
     def _on_condition(self, w: _Signal, s: Sample) -> None:
-        if s.status & _BAD_OR_UNCERTAIN or s.value is None:
+        if s.status & SEVERITY_MASK or s.value is None:
             w.condition = None
             return
         w.condition = float(s.value)
 
     def _on_setpoint(self, w: _Signal, s: Sample) -> None:
-        if s.status & _BAD_OR_UNCERTAIN or s.value is None:
+        if s.status & SEVERITY_MASK or s.value is None:
             return
         v = float(s.value)
         if w.setpoint is not None and v != w.setpoint:
@@ -330,7 +329,7 @@ class AssetEngine:
     def _on_feature(self, s: Sample) -> None:
         q = self.quality
         assert q is not None
-        if s.status & _BAD_OR_UNCERTAIN or s.value is None:
+        if s.status & SEVERITY_MASK or s.value is None:
             return
         v = float(s.value)
         q.setpoints[s.point] = v
@@ -344,7 +343,7 @@ class AssetEngine:
     def _on_counter(self, s: Sample) -> None:
         q = self.quality
         assert q is not None
-        if s.status & _BAD_OR_UNCERTAIN or s.value is None:
+        if s.status & SEVERITY_MASK or s.value is None:
             return
         v = int(s.value)
         q.last_ts = max(q.last_ts, s.ts)
@@ -364,7 +363,7 @@ class AssetEngine:
                 q.predictor.label(s.ts, False)
 
     def _on_rul(self, r: _Rul, s: Sample) -> None:
-        if s.status & _BAD_OR_UNCERTAIN or s.value is None:
+        if s.status & SEVERITY_MASK or s.value is None:
             return
         v = float(s.value)
         r.last_raw = v
@@ -517,9 +516,9 @@ class AssetEngine:
             out("FailureProbability", round(est.failure_probability, 4))
             out("IndicatorValue", round(est.value, 4))
             out("TrendRate", est.rate)
-            out("StartDateTime", _dt(now))
+            out("StartDateTime", ns_to_datetime(now))
             eol_s = min(_MAX_EOL_S, est.rul_s / max(self.utilisation, 1e-3))
-            out("EndOfLife", _dt(now + int(eol_s * NS)))
+            out("EndOfLife", ns_to_datetime(now + int(eol_s * NS)))
         if r.alarm is not None and r.cfg.pre_alert_s is not None:
             low = limit_reached or (r.last is not None and est is not None and math.isfinite(est.rul_s)
                                     and est.rul_s < r.cfg.pre_alert_s)
@@ -605,7 +604,3 @@ class AssetEngine:
 
 
 _MISSING = object()
-
-
-def _dt(ns: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)

@@ -22,11 +22,10 @@ from typing import Any
 from basyx.aas import model
 
 from aas_models import detection as dm
-from aas_models.live import ns_to_datetime
 from connectors.base import Emit, WriteError
 from connectors.mqtt.config import MqttPublisherConfig
 from connectors.mqtt.topics import asset_events_topic
-from connectors.sample import Sample, now_ns
+from connectors.sample import Sample, now_ns, ns_to_datetime
 from gateway.config import GatewayConfig
 from gateway.derived import DerivedModel, DerivedPoint, Producer, register_factory
 from gateway.detect import state

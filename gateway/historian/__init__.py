@@ -6,7 +6,6 @@ from gateway.historian.records import (
     HistoryRow,
     RetentionResult,
     SeriesInfo,
-    StoredSample,
 )
 from gateway.historian.schema import SCHEMA_VERSION, SchemaError
 from gateway.historian.store import Historian, HistorianClosedError, UnknownPointError, split_point_id
@@ -21,7 +20,6 @@ __all__ = [
     "RetentionResult",
     "SchemaError",
     "SeriesInfo",
-    "StoredSample",
     "UnknownPointError",
     "split_point_id",
 ]

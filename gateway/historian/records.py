@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.sample import Sample
-
 
 @dataclass(frozen=True, slots=True)
 class SeriesInfo:
@@ -29,24 +27,6 @@ class HistoryRow:
     server_ts: int | None
     recv_ts: int
     flags: int = 0  # connectors.sample.FLAG_*: fields repaired to keep the sample
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSample:
-    """A committed sample as forwarders read it: in ``seq`` order, with its point id."""
-
-    seq: int
-    point: str
-    ts: int
-    value: Any
-    status: int
-    source_ts: int | None
-    server_ts: int | None
-    recv_ts: int
-    flags: int = 0
-
-    def to_sample(self) -> Sample:
-        return Sample(self.point, self.value, self.source_ts, self.server_ts, self.recv_ts, self.status, self.flags)
 
 
 @dataclass(frozen=True, slots=True)

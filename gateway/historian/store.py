@@ -23,8 +23,15 @@ from prometheus_client import CollectorRegistry
 
 from connectors.base import Record
 from connectors.batch import BatchSeries, RecordBatch
-from connectors.sample import FLAG_RECEIVED_TS_INVALID, FLAG_SERVER_TS_INVALID, FLAG_SOURCE_TS_INVALID, Sample
+from connectors.sample import (
+    FLAG_RECEIVED_TS_INVALID,
+    FLAG_SERVER_TS_INVALID,
+    FLAG_SOURCE_TS_INVALID,
+    Sample,
+    split_point_id,
+)
 from connectors.sample import now_ns as wall_clock_ns
+from connectors.status import SEVERITY_MASK  # status & SEVERITY_MASK == 0: Good
 from gateway.config import HistorianSettings
 from gateway.historian import retention, schema
 from gateway.historian.metrics import HistorianMetrics
@@ -35,7 +42,6 @@ from gateway.historian.records import (
     Refusals,
     RetentionResult,
     SeriesInfo,
-    StoredSample,
     WriteCounts,
 )
 from gateway.historian.values import NATIVE, decoder, encode
@@ -48,8 +54,6 @@ T = TypeVar("T")
 READ_THREADS = 4
 BUSY_TIMEOUT_MS = 5000
 CLOSE_TIMEOUT_S = 30.0
-
-_GOOD_MASK = 0xC0000000  # OPC UA severity bits: 0 = Good
 
 _ROW_COLS = "seq, ts, value, status, source_ts, server_ts, recv_ts, flags"
 _I64_MIN = -(2**63)
@@ -99,14 +103,6 @@ class UnknownPointError(LookupError):
 
 class HistorianClosedError(RuntimeError):
     """The historian is not open."""
-
-
-def split_point_id(point_id: str) -> tuple[str, str, str]:
-    """``"asset/submodel/idShortPath"`` -> its three parts (the path may itself contain '/')."""
-    parts = point_id.split("/", 2)
-    if len(parts) != 3 or not all(parts):
-        raise ValueError(f"point id {point_id!r} is not of the form 'asset/submodel/idShortPath'")
-    return parts[0], parts[1], parts[2]
 
 
 def _write(conn: sqlite3.Connection, sql: str, params: Sequence[Any], many: bool = False) -> list[Any]:
@@ -457,7 +453,7 @@ class Historian:
         if bucket_ns <= 0:
             raise ValueError("bucket_ns must be > 0")
         sid = self._series_id(f"{asset}/{submodel}/{path}")
-        params = {"b": bucket_ns, "sid": sid, "start": start_ns, "end": end_ns, "mask": _GOOD_MASK}
+        params = {"b": bucket_ns, "sid": sid, "start": start_ns, "end": end_ns, "mask": SEVERITY_MASK}
         rows = await self._read(lambda c: c.execute(_AGGREGATE, params).fetchall())
         dec = self._decoders.get(sid) or (lambda v: v)
         return [Bucket(r[0], r[1], dec(r[2]), dec(r[3]), r[4], dec(r[7]), r[5], r[6]) for r in rows]
@@ -516,22 +512,6 @@ class Historian:
                               self.pending_rows, self.healthy, self.last_error)
 
     # --- forwarders ---------------------------------------------------------------------
-
-    async def read_since(self, seq: int, limit: int) -> list[StoredSample]:
-        """Committed samples with a seq greater than ``seq``, in seq order, at most limit."""
-        sql = (
-            "SELECT seq, series, ts, value, status, source_ts, server_ts, recv_ts, flags FROM samples "
-            "WHERE seq > ? ORDER BY seq LIMIT ?"
-        )
-        rows = await self._read(lambda c: c.execute(sql, (seq, limit)).fetchall())
-        out = []
-        for r in rows:
-            info = self._series.get(r[1])
-            dec = self._decoders.get(r[1])
-            value = dec(r[3]) if dec is not None else r[3]
-            point = info.point_id if info is not None else f"#{r[1]}"
-            out.append(StoredSample(r[0], point, r[2], value, r[4], r[5], r[6], r[7], r[8]))
-        return out
 
     async def get_cursor(self, name: str) -> int | None:
         row = await self._read(lambda c: c.execute("SELECT seq FROM cursors WHERE name = ?", (name,)).fetchone())

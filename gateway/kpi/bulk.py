@@ -12,10 +12,9 @@ holds them equal). Orders (arbitrary start times) and the restart replay take th
 
 from __future__ import annotations
 
+from connectors.status import BAD_MASK
 from gateway.historian import Historian, UnknownPointError
 from gateway.kpi.engine import AssetEngine
-
-_BAD = 0x80000000
 
 _COUNTER_SQL = """
 WITH r AS (
@@ -68,10 +67,10 @@ async def feed_bulk(engine: AssetEngine, historian: Historian, start: int, end: 
         before = await historian.raw_rows(pid, end_ns=lo, limit=50, descending=True)
         if any(min(r[4], max(r[1], r[4] - g)) >= lo for r in before):
             return set()  # a late row before the window: the per-sample path handles it exactly
-        good = [r for r in sorted(before) if not r[3] & _BAD and r[2] is not None]
+        good = [r for r in sorted(before) if not r[3] & BAD_MASK and r[2] is not None]
         prev0 = float(good[-1][2]) if good else None
         mod = engine.tracks[role].modulus
-        rows = await historian.select(_COUNTER_SQL, {"g": g, "sid": sid, "lo": lo, "hi": hi, "bad": _BAD,
+        rows = await historian.select(_COUNTER_SQL, {"g": g, "sid": sid, "lo": lo, "hi": hi, "bad": BAD_MASK,
                                                      "skew": skew, "prev0": prev0, "b": bucket, "mod": mod})
         events = engine.events[role]
         for k, total in rows:
@@ -90,9 +89,9 @@ async def feed_bulk(engine: AssetEngine, historian: Historian, start: int, end: 
             return set()
         res = engine.res
         for r in sorted(before):
-            if not r[3] & _BAD and r[2] is not None:
+            if not r[3] & BAD_MASK and r[2] is not None:
                 engine.register.add(min(r[4], max(r[1], r[4] - g)), r[0], round(float(r[2]) / res))
-        rows = await historian.select(_REGISTER_SQL, {"g": g, "sid": sid, "lo": lo, "hi": hi, "bad": _BAD,
+        rows = await historian.select(_REGISTER_SQL, {"g": g, "sid": sid, "lo": lo, "hi": hi, "bad": BAD_MASK,
                                                       "skew": skew, "b": bucket})
         for eff, seq, v in rows:
             engine.register.add(eff, seq, round(float(v) / res))

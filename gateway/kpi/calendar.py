@@ -12,23 +12,15 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from connectors.sample import datetime_to_ns as to_ns  # the one conversion, under the calendar's short name
 from gateway.kpi.config import WEEKDAYS, CalendarConfig, parse_hhmm
+from gateway.kpi.intervals import Interval, ShiftWindow, subtract
 
 NS = 1_000_000_000
 HOUR_NS = 3600 * NS
-Interval = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class ShiftWindow:
-    name: str
-    start: int  # ns, UTC
-    end: int
-    day: date  # production day the shift belongs to (local date of its start, before day_start: the day before)
-    planned: tuple[Interval, ...]  # the shift minus its breaks and maintenance, sorted, disjoint
 
 
 @dataclass(frozen=True)
@@ -39,30 +31,8 @@ class Window:
     label: str  # "2026-12-03 Early", "2026-12-03T14", "2026-12-03"
 
 
-def to_ns(dt: datetime) -> int:
-    delta = dt.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * NS + delta.microseconds * 1000
-
-
 def from_ns(ns: int, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(ns // NS, tz) + timedelta(microseconds=(ns % NS) // 1000)
-
-
-def subtract(base: Interval, cuts: list[Interval]) -> list[Interval]:
-    """`base` minus the union of `cuts`."""
-    out = []
-    s, e = base
-    for cs, ce in sorted(cuts):
-        if ce <= s or cs >= e:
-            continue
-        if cs > s:
-            out.append((s, cs))
-        s = max(s, ce)
-        if s >= e:
-            break
-    if s < e:
-        out.append((s, e))
-    return out
 
 
 @dataclass

@@ -9,15 +9,16 @@ whole config is known: `check_points` is called by GatewayConfig.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-if TYPE_CHECKING:
-    from gateway.config import GatewayConfig
+from connectors.sample import point_id
+from gateway.config_view import AssetView
 
 # ISO 22400 time categories a state value can be mapped to. "unknown" is not mappable: it is what
 # the engine says when it cannot know (machine unreachable, gateway down, value not mapped).
@@ -271,10 +272,18 @@ def resolve_point(ref: str, asset: str) -> str:
     return ref
 
 
-def check_points(cfg: GatewayConfig) -> list[tuple[str, str]]:
-    """(key, message) for every `kpi` point reference that names no configured point."""
-    from gateway.config import point_id
+class _KpiAsset(AssetView, Protocol):
+    @property
+    def kpi(self) -> KpiConfig | None: ...
 
+
+class _Assets(Protocol):
+    @property
+    def assets(self) -> Sequence[_KpiAsset]: ...
+
+
+def check_points(cfg: _Assets) -> list[tuple[str, str]]:
+    """(key, message) for every `kpi` point reference that names no configured point (`cfg`: a GatewayConfig)."""
     known = {point_id(a.id_short, p.submodel, p.path): p.type for a in cfg.assets for p in a.points}
     problems = []
     for i, a in enumerate(cfg.assets):

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from connectors.sample import datetime_to_ns
+from connectors.status import BAD_MASK
 from gateway.kpi import categories as cat
 from gateway.kpi.accounting import account, value_at
 from gateway.kpi.calendar import ProductionCalendar, Window
@@ -30,7 +32,6 @@ from gateway.kpi.timing import effective_ts, too_far_ahead
 
 KINDS = ("shift", "hour", "day")
 ROLES = ("produced", "good", "scrap", "rework")
-_BAD_MASK = 0x80000000
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class AssetEngine:
         self._n += 1
         n = self._n
         kind, target = route
-        bad = status & _BAD_MASK or value is None
+        bad = status & BAD_MASK or value is None
         if kind == "step":
             target.add(eff, n, cat.BAD if bad else value, received)
         elif kind == "counter":
@@ -139,7 +140,7 @@ class AssetEngine:
                 return
             target.add(eff, n, units)
         elif kind == "restart" and not bad:
-            last_alive = _parse_ns(value)
+            last_alive = parse_ns(value)
             if last_alive is not None and last_alive < eff:
                 self.restarts.append((last_alive, eff, received))
                 self.restarts.sort()
@@ -163,7 +164,7 @@ class AssetEngine:
                 if ts - received > skew:
                     self.skipped_ahead += 1
                     continue
-                if status & _BAD_MASK or value is None:
+                if status & BAD_MASK or value is None:
                     continue
                 d = track.update(float(value))
                 if d:
@@ -176,7 +177,7 @@ class AssetEngine:
                 if ts - received > skew:
                     self.skipped_ahead += 1
                     continue
-                if status & _BAD_MASK or value is None:
+                if status & BAD_MASK or value is None:
                     continue
                 lo = received - g
                 target.add(received if ts > received else (ts if ts > lo else lo), n, round(float(value) / res))
@@ -321,18 +322,15 @@ class AssetEngine:
             self.feed(point, value, status, ts, received)
 
 
-def _parse_ns(v: Any) -> int | None:
+def parse_ns(v: Any) -> int | None:
+    """A stored time (epoch ns, a datetime or xs:dateTime text, naive = UTC) as epoch ns; None if it is none."""
     if isinstance(v, int):
         return v
     if isinstance(v, datetime):
-        from gateway.kpi.calendar import to_ns
-
-        return to_ns(v)
+        return datetime_to_ns(v)
     if isinstance(v, str):
         try:
-            from gateway.kpi.calendar import to_ns
-
-            return to_ns(datetime.fromisoformat(v.replace("Z", "+00:00")))
+            return datetime_to_ns(datetime.fromisoformat(v.replace("Z", "+00:00")))
         except ValueError:
             return None
     return None

@@ -14,15 +14,13 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import icalendar
 import recurring_ical_events
 
-from gateway.kpi.calendar import Interval, ShiftWindow, subtract, to_ns
-
-if TYPE_CHECKING:
-    from gateway.kpi.calendar import ProductionCalendar
+from connectors.sample import datetime_to_ns as to_ns
+from gateway.kpi.intervals import DayClock, Interval, ShiftWindow, subtract
 
 _DT = re.compile(r"^\d{8}T\d{6}Z?$")
 _DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
@@ -99,7 +97,7 @@ def _period(text: str, tz: Any) -> tuple[datetime, datetime]:
     return start, end
 
 
-def ical_shifts(source: str, cal: ProductionCalendar) -> Callable[[date], list[ShiftWindow]]:
+def ical_shifts(source: str, cal: DayClock) -> Callable[[date], list[ShiftWindow]]:
     """Shifts of a production day from an IDTA 02067 calendar (expanded a month at a time)."""
     ics = load_calendar(source)
     by_month: dict[tuple[int, int], dict[date, list[ShiftWindow]]] = {}
@@ -141,13 +139,13 @@ def ical_shifts(source: str, cal: ProductionCalendar) -> Callable[[date], list[S
     return on
 
 
-def _aware(v: Any, cal: ProductionCalendar) -> datetime:
+def _aware(v: Any, cal: DayClock) -> datetime:
     if isinstance(v, datetime):
         return v if v.tzinfo is not None else v.replace(tzinfo=cal.tz)
     return datetime.combine(v, cal.day_start, cal.tz)  # an all-day event: the production day
 
 
-def _series_start(ics: icalendar.Calendar, occurrence: Any, cal: ProductionCalendar) -> datetime | None:
+def _series_start(ics: icalendar.Calendar, occurrence: Any, cal: DayClock) -> datetime | None:
     uid = occurrence.get("UID")
     ev: Any
     for ev in ics.walk("VEVENT"):

@@ -35,7 +35,7 @@ from gateway.historian import Historian, split_point_id
 from gateway.kpi.asset import AssetKpi, asset_kpis
 from gateway.kpi.calendar import Window
 from gateway.kpi.config import OPERATION_MODES
-from gateway.kpi.engine import KINDS, AssetEngine
+from gateway.kpi.engine import KINDS, AssetEngine, parse_ns
 from gateway.kpi.formulas import NS, Totals, kpis
 from gateway.kpi.recompute import feed_from_historian, order_start
 
@@ -175,17 +175,15 @@ class KpiProducer:
         top = await self.historian.max_seq()
         if top == 0:
             return None
-        rows = await self.historian.read_since(top - 1, 1)
-        return min(rows[0].recv_ts, before) if rows else None
+        records = await self.historian.read_records(top - 1, 1)
+        return min(records[0].sample.received_ts, before) if records else None
 
     async def _last_closed(self, a: _AssetState, kind: str) -> int | None:
         asset, submodel, path = split_point_id(a.kpi.kpi_point(f"{LAST[kind]}.PeriodEnd"))
         rows = await self.historian.query(asset, submodel, path, limit=1, descending=True)
         if not rows or rows[0].value is None:
             return None
-        from gateway.kpi.engine import _parse_ns
-
-        return _parse_ns(rows[0].value)
+        return parse_ns(rows[0].value)
 
     # --- every interval -------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from aas_models import live
 from aas_models.builder import build_asset
 from aas_models.datatypes import coercer
 from aas_models.spec import AssetSpec, PointSpec
+from connectors import status as st
+from tests.aas_models.live_readers import source_timestamp_of, status_of
 
 TS = 1_700_000_000_123_456_789
 
@@ -34,14 +36,14 @@ def _q(prop: model.Property, name: str) -> object:
 
 def test_value_timestamp_status() -> None:
     p = _prop("xs:double")
-    assert p.value is None and live.status_of(p) == live.STATUS_BAD_WAITING_FOR_INITIAL_DATA
+    assert p.value is None and status_of(p) == st.BAD_WAITING_FOR_INITIAL_DATA
     assert _q(p, "Quality") == "Bad"
     live.set_live_value(p, 21.5, TS, 0)
     assert p.value == 21.5
-    assert live.source_timestamp_of(p) == datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)
-    assert live.status_of(p) == 0 and _q(p, "Quality") == "Good" and _q(p, "StatusCode") == "0x00000000"
+    assert source_timestamp_of(p) == datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)
+    assert status_of(p) == 0 and _q(p, "Quality") == "Good" and _q(p, "StatusCode") == "0x00000000"
     live.set_live_value(p, 22.0, None, 0x40000000)
-    assert p.value == 22.0 and _q(p, "Quality") == "Uncertain" and live.source_timestamp_of(p) is None
+    assert p.value == 22.0 and _q(p, "Quality") == "Uncertain" and source_timestamp_of(p) is None
 
 
 def test_bad_status_keeps_last_value_and_is_visible() -> None:
@@ -49,8 +51,8 @@ def test_bad_status_keeps_last_value_and_is_visible() -> None:
     live.set_live_value(p, 1.0, TS, 0)
     live.set_live_value(p, 99.0, TS + 1_000_000_000, 0x80310000)
     assert p.value == 1.0
-    assert live.status_of(p) == 0x80310000 and _q(p, "Quality") == "Bad"
-    assert live.source_timestamp_of(p).second == 21  # the bad sample's time
+    assert status_of(p) == 0x80310000 and _q(p, "Quality") == "Bad"
+    assert source_timestamp_of(p).second == 21  # the bad sample's time
     text = json.dumps(p, cls=AASToJsonEncoder)
     assert '"0x80310000"' in text and '"Bad"' in text
     json.loads(text, cls=StrictAASFromJsonDecoder)
@@ -66,7 +68,7 @@ def test_datetime_and_integer_types() -> None:
     live.set_live_value(u, 4_000_000_000, TS, 0)
     assert u.value == 4_000_000_000 and isinstance(u.value, model.datatypes.UnsignedInt)
     live.set_live_value(u, -1, TS, 0)  # does not fit: kept, flagged
-    assert u.value == 4_000_000_000 and live.status_of(u) == live.STATUS_BAD_TYPE_MISMATCH
+    assert u.value == 4_000_000_000 and status_of(u) == st.BAD_TYPE_MISMATCH
 
     b = _prop("xs:boolean")
     live.set_live_value(b, False, TS, 0)
@@ -80,4 +82,4 @@ def test_datetime_and_integer_types() -> None:
 def test_plain_property_is_attached_on_first_sample() -> None:
     p = model.Property("X", model.datatypes.Int)
     live.set_live_value(p, 5, TS, 0)
-    assert p.value == 5 and live.status_of(p) == 0
+    assert p.value == 5 and status_of(p) == 0

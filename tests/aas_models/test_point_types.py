@@ -18,6 +18,7 @@ from aas_models.environment import build_repository, export_aasx, export_json
 from aas_models.pointtypes import OPCUA_BUILT_INS, PointType, canonical_value_type, parse_point_type
 from aas_models.spec import AssetSpec, PointSpec
 from aas_models.valueonly import to_value
+from tests.aas_models.live_readers import source_timestamp_of, status_of
 
 from .test_build_export import _check_file
 
@@ -118,12 +119,12 @@ def test_element_value_and_value_only(type_name: str, raw: Any, cls: type, value
         assert isinstance(el, model.Property) and model.datatypes.XSD_TYPE_NAMES[el.value_type] == value_type
     coerced = coercer(canonical_value_type(type_name))(raw)
     live.set_live_value(el, coerced, TS, 0)
-    assert live.status_of(el) == 0, f"{type_name}: {coerced!r} was refused"
+    assert status_of(el) == 0, f"{type_name}: {coerced!r} was refused"
     assert to_value(el) == expected
     if parse_point_type(type_name).is_json:
         # the sample value that the historian, MQTT and InfluxDB carry is the element's ValueOnly value
         assert json.loads(json.dumps(coerced, allow_nan=False)) == coerced
-        assert live.source_timestamp_of(el) is not None and el.get_qualifier_by_type("Quality").value == "Good"
+        assert source_timestamp_of(el) is not None and el.get_qualifier_by_type("Quality").value == "Good"
     json.loads(json.dumps(el, cls=AASToJsonEncoder), cls=StrictAASFromJsonDecoder)
 
 
@@ -136,7 +137,7 @@ def test_lists_follow_the_data_and_carry_item_types() -> None:
         live.set_live_value(a, coercer("xs:double[]")(data), TS, 0)
         assert to_value(a) == data and len(a.value) == len(data)
     live.set_live_value(a, None, TS, 0x80310000)  # bad: the last usable value stays
-    assert to_value(a) == [5.0, 6.0] and live.status_of(a) == 0x80310000
+    assert to_value(a) == [5.0, 6.0] and status_of(a) == 0x80310000
     mm = m.properties["Z/OperationalData/M"]
     assert isinstance(mm, model.SubmodelElementList) and mm.type_value_list_element is model.SubmodelElementList
     live.set_live_value(mm, coercer("xs:short[][]")([[1, 2], [3, 4], [5, 6]]), TS, 0)

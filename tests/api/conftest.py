@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from aas_models.repository import ModelRepository
 from gateway.api import create_app
 from gateway.api.ids import encode_id
-from gateway.auth.policy import AccessPolicy
 from gateway.historian.records import Bucket, HistoryRow
 from tests.api import model_data as md
+from tests.api.open_policy import open_policy
 
 BASE = "/api/v3.0"
 T0 = 1_714_564_800 * 10**9  # 2024-05-01T12:00:00Z
@@ -75,7 +75,7 @@ def history() -> FakeHistory:
 
 @pytest.fixture(scope="session")
 def app(repo: ModelRepository, history: FakeHistory) -> FastAPI:
-    return create_app(repo, history=history, access=AccessPolicy.open_for_tests())
+    return create_app(repo, history=history, access=open_policy())
 
 
 @pytest.fixture

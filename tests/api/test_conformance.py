@@ -22,8 +22,8 @@ import uvicorn
 from aas_models.repository import ModelRepository
 from gateway.api import create_app
 from gateway.api.ids import encode_id
-from gateway.auth.policy import AccessPolicy
 from tests.api import model_data as md
+from tests.api.open_policy import open_policy
 
 PREFIX = "https://admin-shell.io/aas/API/3/0/"
 SUITES = [
@@ -65,7 +65,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, dict[str,
         SUITES[0]: "", SUITES[1]: "",
         SUITES[2]: f"/shells/{encode_id(aas_id)}", SUITES[3]: f"/submodels/{encode_id(sm_id)}",
     }
-    app = create_app(repo, access=AccessPolicy.open_for_tests())
+    app = create_app(repo, access=open_policy())
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -15,8 +15,8 @@ from aas_models.repository import ModelRepository
 from gateway.api import create_app
 from gateway.api.fastpath import ValueFastPath
 from gateway.app import build_model
-from gateway.auth.policy import AccessPolicy
 from gateway.config import load_config
+from tests.api.open_policy import open_policy
 
 
 def _walk(parent: Any) -> Iterator[Any]:
@@ -36,7 +36,7 @@ def repo() -> ModelRepository:
 
 
 async def test_same_bytes_as_the_routed_handler(repo: ModelRepository) -> None:
-    app = create_app(repo, access=AccessPolicy.open_for_tests())
+    app = create_app(repo, access=open_policy())
     assert any(m.cls is ValueFastPath for m in app.user_middleware)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         for sm in repo.submodels():
@@ -55,7 +55,7 @@ async def test_same_bytes_as_the_routed_handler(repo: ModelRepository) -> None:
 
 
 async def test_errors_fall_through_to_the_full_api(repo: ModelRepository) -> None:
-    app = create_app(repo, access=AccessPolicy.open_for_tests())
+    app = create_app(repo, access=open_policy())
     op = _b64("urn:aas-gateway:demo:aas:CNC01:submodels:OperationalData")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         missing = await c.get(f"/api/v3.0/submodels/{op}/submodel-elements/Spindle.Nope/$value")
@@ -81,7 +81,7 @@ async def test_items_of_lists_and_structures_are_never_served_stale() -> None:
               PointSpec("M/OperationalData/S", "OperationalData", "S", "Structure"))
     repo, models = build_repository([AssetSpec("urn:t:aas:M", "M", "urn:t:asset:M", points)])
     lst, struct = models["M"].properties["M/OperationalData/L"], models["M"].properties["M/OperationalData/S"]
-    app = create_app(repo, access=AccessPolicy.open_for_tests())
+    app = create_app(repo, access=open_policy())
     base = f"/api/v3.0/submodels/{_b64('urn:t:aas:M:submodels:OperationalData')}/submodel-elements"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         live.set_live_value(lst, [1.0, 2.0, 3.0], 1, 0)

@@ -8,9 +8,9 @@ import pytest
 from aas_models.repository import ModelRepository
 from gateway.api import create_app
 from gateway.api.history import parse_bucket, parse_time
-from gateway.auth.policy import AccessPolicy
 from tests.api import model_data as md
 from tests.api.conftest import BASE, T0, FakeHistory, assert_result, b64
+from tests.api.open_policy import open_policy
 
 PATH = "/submodel-elements/Spindle.Speed/history"
 SM = f"/submodels/{b64(md.SM_OPS)}"
@@ -80,7 +80,7 @@ async def test_not_historised_or_missing_is_404(client: httpx.AsyncClient) -> No
 
 
 async def test_without_backend_history_is_404(repo: ModelRepository) -> None:
-    app = create_app(repo, access=AccessPolicy.open_for_tests())
+    app = create_app(repo, access=open_policy())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t" + BASE) as c:
         assert_result(await c.get(SM + PATH), 404)
 

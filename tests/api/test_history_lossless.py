@@ -14,10 +14,10 @@ from aas_models.repository import ModelRepository
 from aas_models.spec import AssetSpec, PointSpec
 from connectors.sample import FLAG_SOURCE_TS_INVALID, Sample
 from gateway.api import create_app
-from gateway.auth.policy import AccessPolicy
+from gateway.api.history import historian_backend
 from gateway.historian import Historian
-from gateway.history_backend import HistorianBackend
 from tests.api.conftest import BASE, b64
+from tests.api.open_policy import open_policy
 from tests.historian.conftest import make_settings
 
 T0 = 1_714_564_800 * 10**9  # 2024-05-01T12:00:00Z
@@ -37,7 +37,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Historian, httpx.AsyncCl
         for s in specs:
             await h.register_series(s.point_id, s.value_type, None)
         mapping = [(submodel_id(AAS, "OperationalData"), s.path, s.point_id) for s in specs]
-        app = create_app(repo, history=HistorianBackend(h, mapping), access=AccessPolicy.open_for_tests())
+        app = create_app(repo, history=historian_backend(h, mapping), access=open_policy())
         transport = httpx.ASGITransport(app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test" + BASE) as client:
             yield h, client

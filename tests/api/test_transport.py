@@ -20,9 +20,9 @@ from gateway.api import create_app
 from gateway.api.ids import encode_id
 from gateway.api_server import ApiServer
 from gateway.auth.config import ApiLimitsConfig
-from gateway.auth.policy import AccessPolicy
 from gateway.value_writer import ValueWriter
 from tests.api import model_data as md
+from tests.api.open_policy import open_policy
 from tests.conftest import wait_for
 
 LIMITS = ApiLimitsConfig(max_body_bytes=4096, max_head_bytes=2048, head_timeout_s=0.5, body_timeout_s=0.5,
@@ -34,7 +34,7 @@ VALUE_PATH = f"{SM_PATH}/submodel-elements/Spindle.Speed/$value"
 @pytest.fixture(params=["httptools", "h11"])
 async def server(request: pytest.FixtureRequest) -> AsyncIterator[ApiServer]:
     # a writer without points: PATCH reads and checks its body, then answers 405 (not writable)
-    app = create_app(md.build_repository(), access=AccessPolicy.open_for_tests(), limits=LIMITS,
+    app = create_app(md.build_repository(), access=open_policy(), limits=LIMITS,
                      writer=ValueWriter({}, {}, None))
     api = ApiServer(app, "127.0.0.1", 0, limits=LIMITS, http=request.param)
     await api.start()
@@ -194,7 +194,7 @@ def test_the_gateway_serves_with_httptools_by_default_and_names_a_bad_limit() ->
                 "points": [{"node": "s=A", "path": "A", "type": "xs:double"}]}
     cfg = parse_config({"assets": [an_asset]}, env={})
     assert cfg.api.http == "httptools" and cfg.api.limits.max_body_bytes == 65_536
-    app = create_app(md.build_repository(), access=AccessPolicy.open_for_tests())
+    app = create_app(md.build_repository(), access=open_policy())
     default = ApiServer(app, "127.0.0.1", 0, limits=cfg.api.limits, http=cfg.api.http)
     assert issubclass(default._server.config.http, HttpToolsProtocol)  # type: ignore[arg-type]
     h11 = ApiServer(app, "127.0.0.1", 0, http="h11")

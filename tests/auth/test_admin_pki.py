@@ -10,7 +10,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 
 from connectors.opcua.pki import Pki
-from gateway.tls_cli import self_signed
+from gateway.cli.tls import self_signed
 from tests.api.conftest import assert_result
 from tests.auth.conftest import GatewayFactory, bearer, new_key
 

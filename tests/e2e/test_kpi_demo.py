@@ -23,7 +23,8 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.config import ForwarderConfig
-from gateway.demo import _stop_process, demo_config, start_simulators
+from gateway.demo import demo_config, start_simulators, stop_process, with_endpoints
+from gateway.runner import with_api_port
 from tests.conftest import wait_for
 from tests.influx.victoria import VictoriaMetrics
 from tests.integration.conftest import api_key_headers
@@ -62,22 +63,19 @@ class Subscriber:
 
 async def test_demo_kpis_over_rest_in_victoria_metrics_and_on_mqtt(tmp_path: Path, victoria: VictoriaMetrics,
                                                                    mosquitto: Broker) -> None:
-    cfg = demo_config(tmp_path / "demo")
-    cfg.api.port = 0
-    for a in cfg.assets:
-        if a.kpi is not None:
-            a.kpi.update_interval_s = 1.0
-    cfg.forwarders = [
+    cfg = with_api_port(demo_config(tmp_path / "demo"), 0)
+    assets = [a.model_copy(update={"kpi": a.kpi.model_copy(update={"update_interval_s": 1.0})}) if a.kpi else a
+              for a in cfg.assets]
+    cfg = cfg.model_copy(update={"assets": assets, "forwarders": [
         ForwarderConfig.model_validate({"name": "tsdb", "sink": {
             "type": "influxdb", "url": victoria.url, "org": "factory", "bucket": "line1", "token": "t"}}),
         ForwarderConfig.model_validate({"name": "uns", "sink": {
             "type": "mqtt", "broker": {"host": "127.0.0.1", "port": mosquitto.port}, "qos": 1,
-            "topic_prefix": "plant1/aas"}})]
+            "topic_prefix": "plant1/aas"}})]})
     proc, endpoints = await start_simulators(cfg, seed=3, pki_dir=tmp_path / "sim-pki")
     sub = Subscriber(mosquitto.port, "plant1/aas/CNC01/#")
     try:
-        for a in cfg.assets:
-            a.source.endpoint = endpoints[a.id_short]  # type: ignore[union-attr]
+        cfg = with_endpoints(cfg, endpoints)
         async with Gateway(cfg) as gw, httpx.AsyncClient(base_url=gw.api_url or "", timeout=10) as http:
             kpi_sm = b64("urn:aas-gateway:demo:aas:CNC01:submodels:ProductionKPIs")
             pvm_sm = b64("urn:aas-gateway:demo:aas:CNC01:submodels:ProcessVariablesForManufacturingKPICalculation")
@@ -154,4 +152,4 @@ async def test_demo_kpis_over_rest_in_victoria_metrics_and_on_mqtt(tmp_path: Pat
             assert msg["value"].startswith("PT")
     finally:
         sub.close()
-        await _stop_process(proc)
+        await stop_process(proc)

@@ -15,6 +15,7 @@ import pytest
 
 from gateway.historian import Historian
 from tests.historian.conftest import make_settings
+from tests.historian.stored import read_since
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,5 +84,5 @@ async def test_committed_samples_survive_sigkill(tmp_path: Path) -> None:
         n = await h.count("a/s/p")
         assert n >= printed[-1]
         # nothing missing in the middle: the values are exactly 0 .. n-1 in insertion order
-        values = [s.value for s in await h.read_since(0, n + 1)]
+        values = [s.value for s in await read_since(h, 0, n + 1)]
         assert values == list(range(n))

@@ -10,6 +10,7 @@ from gateway.config import RetentionConfig
 from gateway.historian import Historian
 from gateway.historian.schema import _CREATE_V1
 from tests.historian.conftest import make_settings, sample
+from tests.historian.stored import read_since
 
 P = "M/OperationalData/T"
 
@@ -34,7 +35,7 @@ async def test_max_seq_and_commit_wakeup(historian: Historian) -> None:
     await asyncio.sleep(0)
     await historian.append([sample(P, 1.0, 10**18)])
     await asyncio.wait_for(waiter, 10)  # woken by the commit, long before its 30 s timeout
-    assert await historian.max_seq() == (await historian.read_since(0, 1))[0].seq
+    assert await historian.max_seq() == (await read_since(historian, 0, 1))[0].seq
 
 
 async def test_disk_cap_drops_unforwarded_oldest_and_counts(tmp_path: Path) -> None:
@@ -47,7 +48,7 @@ async def test_disk_cap_drops_unforwarded_oldest_and_counts(tmp_path: Path) -> N
         res = await h.enforce_retention()
         assert res.deleted_size == 0, "the soft size limit never touches unforwarded rows"
         assert res.dropped_unforwarded > 0
-        remaining = await h.read_since(0, 10**6)
+        remaining = await read_since(h, 0, 10**6)
         assert remaining[-1].value == "x" * 200 and len(remaining) == 5000 - res.dropped_unforwarded
         assert remaining[0].seq == res.dropped_unforwarded + 1, "the oldest went first"
 
@@ -61,6 +62,6 @@ async def test_v1_database_is_migrated(tmp_path: Path) -> None:
     con.commit()
     con.close()
     async with Historian(make_settings(path)) as h:
-        assert [r.value for r in await h.read_since(0, 10)] == [7]
+        assert [r.value for r in await read_since(h, 0, 10)] == [7]
         await h.add_dead_letters("x", [((await h.read_records(0, 1))[0], "test")])
         assert len(await h.dead_letters()) == 1

@@ -12,6 +12,7 @@ from connectors.sample import now_ns
 from gateway.config import HistorianSettings, RetentionConfig
 from gateway.historian import Historian
 from tests.historian.conftest import make_settings, poll, sample
+from tests.historian.stored import read_since
 
 DAY = 86_400 * 10**9
 NOW = 1_800_000_000_000_000_000
@@ -47,17 +48,17 @@ async def test_age_retention_never_deletes_past_the_smallest_cursor(tmp_path: Pa
         await h.append([sample("a/s/p", i, NOW - 5 * DAY + i) for i in range(20)])
         await h.append([sample("a/s/p", 100, NOW)])
         await h.flush()
-        seqs = [r.seq for r in await h.read_since(0, 100)]
+        seqs = [r.seq for r in await read_since(h, 0, 100)]
         await h.set_cursor("influx", seqs[14])
         await h.set_cursor("mqtt", seqs[9])  # the smallest cursor rules
         res = await h.enforce_retention(now_ns=NOW)
         assert (res.deleted_age, res.kept_age, res.min_cursor) == (10, 10, ("mqtt", seqs[9]))
-        assert [r.seq for r in await h.read_since(0, 100)] == seqs[10:]
+        assert [r.seq for r in await read_since(h, 0, 100)] == seqs[10:]
 
         await h.delete_cursor("mqtt")
         res = await h.enforce_retention(now_ns=NOW)
         assert (res.deleted_age, res.kept_age) == (5, 5)
-        assert [r.seq for r in await h.read_since(0, 100)] == seqs[15:]
+        assert [r.seq for r in await read_since(h, 0, 100)] == seqs[15:]
 
 
 async def test_newest_row_is_kept_so_seq_is_never_reused(tmp_path: Path) -> None:
@@ -65,13 +66,13 @@ async def test_newest_row_is_kept_so_seq_is_never_reused(tmp_path: Path) -> None
         await h.register_series("a/s/p", "xs:int", None)
         await h.append([sample("a/s/p", i, NOW - 5 * DAY + i) for i in range(5)])
         await h.flush()
-        last_seq = (await h.read_since(0, 10))[-1].seq
+        last_seq = (await read_since(h, 0, 10))[-1].seq
         await h.set_cursor("influx", last_seq)  # the forwarder has sent everything
         res = await h.enforce_retention(now_ns=NOW)
         assert res.deleted_age == 4
         await h.append([sample("a/s/p", 99, NOW)])
         await h.flush()
-        new = await h.read_since(last_seq, 10)
+        new = await read_since(h, last_seq, 10)
         assert [(r.value, r.seq > last_seq) for r in new] == [(99, True)]
 
 
@@ -80,7 +81,7 @@ async def _fill(h: Historian, n: int) -> list[int]:
     for start in range(0, n, 5000):
         await h.append([sample("a/s/p", f"payload-{i:08d}" * 4, NOW + i) for i in range(start, min(n, start + 5000))])
     await h.flush()
-    return [r.seq for r in await h.read_since(0, n)]
+    return [r.seq for r in await read_since(h, 0, n)]
 
 
 async def test_size_retention_deletes_oldest_and_gives_space_back(tmp_path: Path) -> None:
@@ -95,7 +96,7 @@ async def test_size_retention_deletes_oldest_and_gives_space_back(tmp_path: Path
         assert res.deleted_size > 0 and res.deleted_size + after.rows == len(seqs)
         assert not res.over_size and res.vacuumed_pages > 0
         # what is left is the newest, contiguous tail
-        assert [r.seq for r in await h.read_since(0, len(seqs))] == seqs[res.deleted_size:]
+        assert [r.seq for r in await read_since(h, 0, len(seqs))] == seqs[res.deleted_size:]
         assert after.file_bytes < before.file_bytes
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -110,7 +111,7 @@ async def test_size_retention_stops_at_the_smallest_cursor(tmp_path: Path) -> No
         res = await h.enforce_retention(now_ns=NOW)
         assert res.deleted_size == 1000
         assert res.over_size and res.kept_size > 0
-        assert [r.seq for r in await h.read_since(0, len(seqs))] == seqs[1000:]
+        assert [r.seq for r in await read_since(h, 0, len(seqs))] == seqs[1000:]
     assert registry.get_sample_value("gateway_historian_retention_deleted_rows_total", {"reason": "size"}) == 1000
 
 

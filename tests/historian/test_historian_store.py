@@ -14,6 +14,7 @@ from connectors.sample import Sample, now_ns
 from gateway.config import HistorianSettings
 from gateway.historian import SCHEMA_VERSION, Historian, HistorianClosedError, SchemaError, UnknownPointError, store
 from tests.historian.conftest import make_settings, poll, sample
+from tests.historian.stored import read_since
 
 T0 = 1_700_000_000_000_000_000
 
@@ -155,12 +156,12 @@ async def test_read_since_in_seq_order(historian: Historian) -> None:
     await historian.register_series("a/s/q", "xs:double", None)
     await historian.append([sample("a/s/p", True, T0 + 5), sample("a/s/q", 1.5, T0), sample("a/s/p", False, T0 + 1)])
     await historian.flush()
-    got = await historian.read_since(0, 10)
+    got = await read_since(historian, 0, 10)
     assert [(g.point, g.value, g.ts) for g in got] == [
         ("a/s/p", True, T0 + 5), ("a/s/q", 1.5, T0), ("a/s/p", False, T0 + 1)]
     assert [g.seq for g in got] == sorted(g.seq for g in got)
-    assert [g.value for g in await historian.read_since(got[0].seq, 1)] == [1.5]
-    assert await historian.read_since(got[-1].seq, 10) == []
+    assert [g.value for g in await read_since(historian, got[0].seq, 1)] == [1.5]
+    assert await read_since(historian, got[-1].seq, 10) == []
     s = got[0].to_sample()
     assert (s.point, s.value, s.ts, s.received_ts) == ("a/s/p", True, T0 + 5, T0 + 5 + 1000)
 

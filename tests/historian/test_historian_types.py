@@ -10,6 +10,7 @@ import pytest
 from aas_models.datatypes import canonical_value_type, coercer
 from gateway.historian import Historian
 from tests.historian.conftest import sample
+from tests.historian.stored import read_since
 
 T0 = 1_700_000_000_000_000_000
 
@@ -60,7 +61,7 @@ async def test_every_kind_reads_back_equal(historian: Historian, type_name: str,
     assert row.value == value
     if isinstance(value, bytes):
         assert type(row.value) is bytes  # a BLOB, not text
-    (stored,) = await historian.read_since(0, 10)  # what the forwarders read
+    (stored,) = await read_since(historian, 0, 10)  # what the forwarders read
     assert stored.value == value
     batch = await historian.read_batch(0, 10)  # and their fast path
     assert batch[0].sample.value == value

@@ -19,6 +19,7 @@ from connectors.sample import (
 )
 from gateway.historian import Historian, schema
 from tests.historian.conftest import make_settings
+from tests.historian.stored import read_since
 
 T0 = 1_714_564_800 * 10**9
 UINT64_MAX = 2**64 - 1
@@ -46,7 +47,7 @@ async def test_values_round_trip_exactly(historian: Historian, value_type: str, 
             assert type(r.value) is type(v), "an integer of any size comes back an integer (bool a bool)"
         elif isinstance(v, Decimal) and v != v.to_integral_value() and Decimal(float(v)) != v:
             assert isinstance(r.value, Decimal), "digits no float holds come back as a Decimal"
-    forwarded = await historian.read_since(0, 100)
+    forwarded = await read_since(historian, 0, 100)
     assert [s.value for s in forwarded] == values
     assert [r.sample.value for r in await historian.read_records(0, 100)] == values
 
@@ -83,7 +84,7 @@ async def test_timestamps_sqlite_cannot_hold_are_dropped_and_flagged_never_the_v
     assert by_value[3.0].server_ts is None and by_value[3.0].flags == FLAG_SERVER_TS_INVALID
     assert by_value[4.0].flags == FLAG_RECEIVED_TS_INVALID and by_value[4.0].recv_ts >= before
     assert by_value[5.0].flags == FLAG_SERVER_TS_INVALID
-    assert [s.flags for s in await historian.read_since(0, 10)] == [r.flags for r in sorted(rows, key=lambda r: r.seq)]
+    assert [s.flags for s in await read_since(historian, 0, 10)] == [r.flags for r in sorted(rows, key=lambda r: r.seq)]
     assert historian.counts().committed == 5 and historian.counts().dead_lettered == 0
 
 

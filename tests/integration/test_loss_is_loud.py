@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aas_models.ids import submodel_id
 from connectors.sample import Sample
-from gateway import operations
+from gateway.api import operations
 from gateway.api.ids import encode_id
 from gateway.app import Gateway
 from gateway.historian import schema
@@ -82,7 +82,7 @@ async def test_refused_samples_are_visible_everywhere_and_all_dead_lettered(
     status_sm = encode_id(submodel_id("urn:test:aas:CNC01", "GatewayStatus"))
     witness = Witness()
     gw = Gateway(cfg)
-    gw.pipeline.add_sink(witness)  # before the sources start: it sees every sample the historian sees
+    gw.pipeline.add_consumer(witness)  # before the sources start: it sees every sample the historian sees
     async with gw, httpx.AsyncClient(timeout=10) as http:
         assert gw.api is not None
         root = gw.api.base_url

@@ -84,8 +84,8 @@ class Harness:
         self.pipeline = Pipeline(point_infos(cfg))
         for dp in self.producer.points():
             self.pipeline.add_point(PointInfo(dp.point_id, dp.asset, dp.submodel, dp.path, dp.value_type, dp.unit))
-        self.pipeline.add_sink(HistorianSink(self.historian))
-        self.pipeline.add_sink(self.producer)
+        self.pipeline.add_consumer(HistorianSink(self.historian))
+        self.pipeline.add_consumer(self.producer)
 
     @property
     def kpi(self) -> AssetKpi:

@@ -238,7 +238,10 @@ def test_cli_export(tmp_path: Path) -> None:
 
     # -c: the audit path comes from the config (here: beside the historian, audit.path not set)
     cfg = tmp_path / "gw.yaml"
-    cfg.write_text(f"historian:\n  path: {tmp_path / 'historian.sqlite'}\nassets: []\n")
+    cfg.write_text(f"historian:\n  path: {tmp_path / 'historian.sqlite'}\n"
+                   "assets:\n- id_short: M\n  id: urn:m\n  global_asset_id: urn:m:a\n"
+                   "  source: {endpoint: 'opc.tcp://127.0.0.1:4840', security: {policy: None, mode: None}}\n"
+                   "  points: [{node: 'ns=2;s=X', path: X, type: xs:double}]\n")
     out = tmp_path / "export.csv"
     r = run("-c", str(cfg), "export", "--from", "2026-03-01", "--format", "csv", "--out", str(out))
     assert r.returncode == 0, r.stderr

@@ -28,7 +28,7 @@ async def test_type_mismatch_is_stored_bad_and_logged_once_per_point_with_a_coun
     caplog.set_level(logging.WARNING, logger="gateway.pipeline")
     p = Pipeline([PointInfo("M/Op/N", "M", "Op", "N", "xs:int"), PointInfo("M/Op/D", "M", "Op", "D", "xs:double")])
     sink = Collect()
-    p.add_sink(sink)
+    p.add_consumer(sink)
     for i in range(100):  # a string where an int belongs, 10 samples per batch, plus good doubles
         await p.publish([Sample("M/Op/N", f"text{i * 10 + k}", i, None, i, 0, FLAG_SOURCE_TS_INVALID)
                          for k in range(10)] + [Sample("M/Op/D", 1.5, i, None, i)])

@@ -1,8 +1,8 @@
 """`aas-gateway audit export`: the audit records of a time window, for the yearly operations report.
 
-Reads the rotated files and the current one in time order. Only the config's `audit:` section is
-read (not the whole config validated), so an export works on a machine without the secrets the
-gateway's sources need.
+Reads the rotated files and the current one in time order. With `-c` the audit file is the one the
+gateway writes (`gateway.cli.paths`, the config validated like `run` does, so its secrets must be
+resolvable); on a machine without them, name the file with `--audit-file`.
 """
 
 from __future__ import annotations
@@ -11,23 +11,27 @@ import argparse
 import csv
 import json
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-from pydantic import ValidationError
-
-from gateway.audit import AuditConfig, parse_ts, read_records
+from gateway.cli import paths
+from gateway.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subparsers,
+    add_audit_file_option,
+    add_config_option,
+    fail,
+)
 
 FIELDS = ("ts", "actor", "source", "action", "target", "old", "new", "result", "detail")
-EXIT_USAGE = 2
 
 
-def add_parser(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     p: argparse.ArgumentParser = sub.add_parser("audit", help="export the audit log (writes, invocations, admin)")
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("-c", "--config", help="gateway configuration file (its audit.path is used)")
-    where.add_argument("--audit-path", help="the current audit file (rotated files are found beside it)")
+    add_config_option(where, "gateway configuration file (its audit.path is used)")
+    add_audit_file_option(where, "the current audit file (rotated files are found beside it)")
     asub = p.add_subparsers(dest="audit_command", required=True)
     e = asub.add_parser("export", help="print the records of a time window (current and rotated files)")
     e.add_argument("--from", dest="start", metavar="ISO", help="first instant, inclusive (e.g. 2026-01-01 or "
@@ -38,35 +42,21 @@ def add_parser(sub: Any) -> None:
     e.set_defaults(func=cmd_export)
 
 
-def audit_path(args: argparse.Namespace) -> Path:
-    if args.audit_path:
-        return Path(args.audit_path)
-    with open(args.config, encoding="utf-8") as f:
-        doc = yaml.safe_load(f) or {}
-    doc = doc if isinstance(doc, dict) else {}
-    # the same resolution as load_config (relative to the config file), without resolving its secrets
-    base = Path(args.config).resolve().parent
-    historian = doc.get("historian") or {}
-    historian_path = base / Path(historian.get("path", "data/historian.sqlite") if isinstance(historian, dict)
-                                 else "data/historian.sqlite")
-    return AuditConfig.model_validate(doc.get("audit") or {}).resolved(base, historian_path).path
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    try:
-        path = audit_path(args)
-    except (OSError, yaml.YAMLError, ValidationError) as e:
-        print(f"audit: cannot read the audit path from {args.config}: {e}", file=sys.stderr)
+    from gateway.audit import parse_ts, read_records
+
+    found = paths.resolve(args.config, audit_file=args.audit_file,
+                          hint="(name the audit file with --audit-file to export without the config)")
+    if found is None:
         return EXIT_USAGE
+    path = found.audit
     try:
         start = parse_ts(args.start) if args.start else None
         end = parse_ts(args.end) if args.end else None
     except ValueError as e:
-        print(f"audit: --from/--to must be ISO 8601 times: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(f"audit: --from/--to must be ISO 8601 times: {e}", EXIT_USAGE)
     if not path.exists() and not path.parent.is_dir():
-        print(f"audit: no audit log at {path}", file=sys.stderr)
-        return 1
+        return fail(f"audit: no audit log at {path}", EXIT_FAILURE)
     records = read_records(path, start, end)
     if args.out:
         with open(args.out, "w", encoding="utf-8", newline="") as out:
@@ -74,7 +64,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         n = write_records(records, sys.stdout, args.format)
     print(f"{n} record(s) exported from {path}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def write_records(records: Any, out: TextIO, fmt: str) -> int:

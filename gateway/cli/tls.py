@@ -12,18 +12,20 @@ import ipaddress
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from gateway.cli.common import EXIT_OK, Subparsers
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 CERT_NAME = "api-cert.pem"
 KEY_NAME = "api-key.pem"
 
 
 def _san(names: list[str]) -> x509.SubjectAlternativeName:
+    from cryptography import x509
+
     entries: list[x509.GeneralName] = []
     for n in dict.fromkeys(names):
         try:
@@ -35,6 +37,11 @@ def _san(names: list[str]) -> x509.SubjectAlternativeName:
 
 def self_signed(out: Path, host: str, days: int = 825) -> tuple[Path, Path]:
     """Write (certificate, key) for `host` into `out`; returns their paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "AAS edge gateway (self-signed)")])
@@ -71,10 +78,10 @@ def cmd_self_signed(args: argparse.Namespace) -> int:
     print("serve HTTPS with, in the config:")
     print(f"  api:\n    tls: {{certificate: {cert.resolve()}, private_key: {key.resolve()}}}")
     print(f"clients verify it with: curl --cacert {cert.resolve()} https://{args.host}:8080/health/live")
-    return 0
+    return EXIT_OK
 
 
-def add_parser(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     p: argparse.ArgumentParser = sub.add_parser("tls", help="TLS helpers for the REST API")
     acts = p.add_subparsers(dest="action", required=True)
     s = acts.add_parser("self-signed", help="write a self-signed certificate and key for HTTPS")

@@ -5,25 +5,68 @@ process, not about assets. Readiness is strict about data: the gateway is not
 ready (503) while its historian cannot write, or while it refused samples in the
 last REFUSAL_WINDOW_S (they are in the dead-letter table, but a probe, a load
 balancer or a monitoring check must notice); the body says why.
+
+The routes see the gateway through `OperationsView`, the few things they read, so this
+module does not import `gateway.app` (which builds the API and would import it back).
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from connectors.base import ConnectionState
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
+from connectors.base import ConnectionState, SourceHealth
+from gateway.forwarder import ForwarderHealth
+from gateway.historian.records import Refusals, WriteCounts
 
 REFUSAL_WINDOW_S = 300.0
 
 
-def readiness(gateway: Gateway) -> tuple[bool, dict[str, Any]]:
+class HistorianView(Protocol):
+    """What readiness reads of the historian."""
+
+    @property
+    def healthy(self) -> bool: ...
+
+    @property
+    def last_error(self) -> str | None: ...
+
+    @property
+    def pending_rows(self) -> int: ...
+
+    def counts(self, asset: str | None = None) -> WriteCounts: ...
+
+    def refusals(self, window_s: float) -> Refusals: ...
+
+
+class ForwarderView(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def health(self) -> ForwarderHealth: ...
+
+
+class OperationsView(Protocol):
+    """The gateway as the operations routes see it (`gateway.app.Gateway` is one)."""
+
+    @property
+    def historian(self) -> HistorianView: ...
+
+    @property
+    def forwarders(self) -> Sequence[ForwarderView]: ...
+
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+    def health(self) -> list[SourceHealth]: ...
+
+
+def readiness(gateway: OperationsView) -> tuple[bool, dict[str, Any]]:
     """(ready, body) of /health/ready."""
     hist = gateway.historian
     counts = hist.counts()
@@ -50,7 +93,7 @@ def readiness(gateway: Gateway) -> tuple[bool, dict[str, Any]]:
     return not reasons, body
 
 
-def add_operations_routes(app: FastAPI, gateway: Gateway) -> None:
+def add_operations_routes(app: FastAPI, gateway: OperationsView) -> None:
     @app.get("/health/live", tags=["operations"], summary="Liveness: the process serves requests")
     async def live() -> dict[str, str]:
         return {"status": "alive"}

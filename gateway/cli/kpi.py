@@ -7,16 +7,13 @@ the gateway published for it. Reads the historian beside a running gateway (SQLi
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from connectors.sample import now_ns
-from gateway.config import ConfigError, load_config
-from gateway.historian import Historian
-from gateway.kpi.calendar import to_ns
-from gateway.kpi.report import order_rows, period_rows, render
+from connectors.sample import datetime_to_ns, now_ns
+from gateway.cli import paths
+from gateway.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Subparsers, add_config_option, fail
 
 
 def _when(text: str) -> int:
@@ -25,31 +22,27 @@ def _when(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or date-time, e.g. 2026-12-07 or "
                                          "2026-12-07T06:00+09:00") from None
-    return to_ns(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+    return datetime_to_ns(dt)  # naive: UTC
 
 
 async def _report(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        print(e.report(), file=sys.stderr)
-        return 2
+    found = paths.resolve(args.config, db=args.db)
+    if found is None or found.config is None:
+        return EXIT_USAGE
+    cfg, db = found.config, found.historian
+    from gateway.historian import Historian
     from gateway.kpi.asset import asset_kpis
+    from gateway.kpi.report import order_rows, period_rows, render
 
     kpis = [k for k in asset_kpis(cfg) if args.asset in (None, k.asset)]
     if not kpis:
-        print(f"no asset with a kpi block{' named ' + args.asset if args.asset else ''} in {args.config}",
-              file=sys.stderr)
-        return 1
-    db = Path(args.db) if args.db else cfg.historian.path
+        return fail(f"no asset with a kpi block{' named ' + args.asset if args.asset else ''} in {args.config}")
     if not db.exists():
-        print(f"no historian at {db}", file=sys.stderr)
-        return 1
+        return fail(f"no historian at {db}", EXIT_FAILURE)
     end = args.to if args.to is not None else now_ns()
     start = args.from_ if args.from_ is not None else end - 86400 * 10**9
     if start >= end:
-        print("--from must be before --to", file=sys.stderr)
-        return 2
+        return fail("--from must be before --to", EXIT_USAGE)
     rows = []
     async with Historian(cfg.historian.model_copy(update={"path": db})) as h:
         for k in kpis:
@@ -65,17 +58,19 @@ def _write(text: str, out: str | None) -> int:
         Path(out).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return 0
+    return EXIT_OK
 
 
 def cmd_kpi(args: argparse.Namespace) -> int:
+    import asyncio
+
     return asyncio.run(_report(args))
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subparsers) -> None:
     k = sub.add_parser("kpi", help="ISO 22400 KPI report (shift, hour, day or order) recomputed from the historian")
-    k.add_argument("-c", "--config", required=True, help="gateway configuration (its kpi blocks and historian)")
-    k.add_argument("--db", help="historian file instead of the config's")
+    add_config_option(k, "gateway configuration (its kpi blocks and historian)", required=True)
+    k.add_argument("--db", metavar="FILE", help="historian file instead of the config's")
     k.add_argument("--asset", help="only this asset (idShort)")
     k.add_argument("--period", choices=["shift", "hour", "day", "order"], default="shift")
     k.add_argument("--from", dest="from_", type=_when, default=None, help="start (ISO; default: 24 h before --to)")

@@ -5,43 +5,47 @@ gateway: a running one reads the trust list at its next connect attempt, so `pki
 refused server in without a restart.
 
 Every change (trust, untrust, remove, renew), successful or not, is recorded in the audit log
-(`gateway.audit.AuditLog`, the config's `audit.path`, or `--audit-file`) with actor `cli:<os user>`
-and source `cli`. With `--pki-dir` and no `--audit-file` there is no audit log to write to; the
-command says so on stderr.
+(`gateway.audit.AuditLog`) with actor `cli:<os user>` and source `cli`: the config's `audit.path`,
+`--audit-file`, or with `--pki-dir` the audit log of that folder's data directory
+(`audit/audit.jsonl` beside the `pki` folder, where the gateway keeps it by default; see
+`gateway.cli.paths`). The command says on stderr which file it audited to.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors.opcua.pki import AmbiguousThumbprintError, CertificateInfo, Pki, PkiConfig, UnknownCertificateError
-from gateway.audit import cli_actor
+from gateway.cli import paths
+from gateway.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subparsers,
+    add_audit_file_option,
+    add_config_option,
+    fail,
+)
 
-EXIT_USAGE = 2
+if TYPE_CHECKING:
+    from connectors.opcua.pki import CertificateInfo, Pki
+    from gateway.audit import AuditLog
 
 
-def _open(args: argparse.Namespace) -> tuple[Pki, Any] | None:
-    """The PKI and the audit log (or None) the arguments name; None after printing a config error."""
+def _open(args: argparse.Namespace) -> tuple[Pki, AuditLog | None] | None:
+    """The PKI and the audit log (None for `list`) the arguments name; None after printing a config error."""
+    from connectors.opcua.pki import Pki, PkiConfig
     from gateway.audit import AuditConfig, AuditLog
 
-    audit_cfg: AuditConfig | None = AuditConfig(path=Path(args.audit_file)) if args.audit_file else None
-    if args.pki_dir:
-        pki = Pki(PkiConfig(path=Path(args.pki_dir)))
-    else:
-        from gateway.config import ConfigError, load_config
-
-        try:
-            cfg = load_config(args.config)
-        except ConfigError as e:
-            print(e.report(), file=sys.stderr)
-            return None
-        pki = Pki(cfg.pki)
-        audit_cfg = audit_cfg or cfg.audit
-    audit = AuditLog(audit_cfg) if audit_cfg is not None and args.action != "list" else None
-    return pki, audit
+    found = paths.resolve(args.config, pki_dir=args.pki_dir, audit_file=args.audit_file)
+    if found is None:
+        return None
+    # with a config: its PKI settings (key size, validity, application URI), at the resolved folder
+    pki_cfg = (found.config.pki if found.config is not None else PkiConfig()).model_copy(update={"path": found.pki})
+    audit = None if args.action == "list" else AuditLog(
+        (found.config.audit if found.config is not None else AuditConfig()).model_copy(update={"path": found.audit}))
+    return Pki(pki_cfg), audit
 
 
 def _row(i: CertificateInfo) -> str:
@@ -54,6 +58,8 @@ def _clip(s: str, n: int) -> str:
 
 
 def cmd_pki(args: argparse.Namespace) -> int:
+    from connectors.opcua.pki import AmbiguousThumbprintError, UnknownCertificateError
+
     opened = _open(args)
     if opened is None:
         return EXIT_USAGE
@@ -67,9 +73,8 @@ def cmd_pki(args: argparse.Namespace) -> int:
         print(f"{'state':<9} {'thumbprint (SHA-1)':<40}  {'expires':<10}  {'subject':<48}  application URI")
         for i in certs:
             print(_row(i))
-        return 0
-    if audit is None:
-        print("note: no audit log for --pki-dir without --audit-file: this change is not audited", file=sys.stderr)
+        return EXIT_OK
+    assert audit is not None
     target = getattr(args, "thumbprint", None) or "own"
     try:
         before = _state_of(pki, args.action, target)
@@ -83,12 +88,10 @@ def cmd_pki(args: argparse.Namespace) -> int:
             info = pki.renew()
     except (UnknownCertificateError, AmbiguousThumbprintError) as e:
         _audit(audit, args.action, target, f"failed: {e}")
-        print(f"error: {e} (in {pki.path}; see: aas-gateway pki list)", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(f"error: {e} (in {pki.path}; see: aas-gateway pki list)", EXIT_USAGE)
     except OSError as e:
         _audit(audit, args.action, target, f"failed: {e}")
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(f"error: {e}", EXIT_FAILURE)
     after = "removed" if args.action == "remove" else info.state
     _audit(audit, args.action, info.thumbprint, "ok", before, after, info.subject)
     verb = {"trust": "trusted", "untrust": "moved to rejected", "remove": "removed", "renew": "renewed"}[args.action]
@@ -96,7 +99,8 @@ def cmd_pki(args: argparse.Namespace) -> int:
     if args.action == "renew":
         print("servers that trust the gateway by certificate must be given the new one: "
               f"{pki.cert_file}", file=sys.stderr)
-    return 0
+    print(f"audited in {audit.path}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _state_of(pki: Pki, action: str, target: str) -> str | None:
@@ -106,23 +110,25 @@ def _state_of(pki: Pki, action: str, target: str) -> str | None:
     return next((i.state for i in pki.list() if i.state != "own" and i.thumbprint.startswith(want)), None)
 
 
-def _audit(audit: Any, action: str, target: str, result: str, old: Any = None, new: Any = None,
+def _audit(audit: AuditLog, action: str, target: str, result: str, old: Any = None, new: Any = None,
            detail: str | None = None) -> None:
-    if audit is not None:
-        audit.record(actor=cli_actor(), source="cli", action=f"pki.{action}", target=target, result=result,
-                     old=old, new=new, detail=detail)
+    from gateway.audit import cli_actor
+
+    audit.record(actor=cli_actor(), source="cli", action=f"pki.{action}", target=target, result=result,
+                 old=old, new=new, detail=detail)
 
 
-def add_parser(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "pki", help="OPC UA certificates: list, trust or untrust servers, renew the gateway's own certificate",
         description="Trust list of OPC UA server certificates and the gateway's own certificate. A server "
                     "refused as untrusted is listed as 'rejected'; 'trust THUMBPRINT' (any unique prefix) lets "
                     "it in at the gateway's next connect attempt, no restart needed.")
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("-c", "--config", help="gateway config (its pki.path and audit.path)")
-    where.add_argument("--pki-dir", help="the PKI folder itself (own/, trusted/, rejected/)")
-    p.add_argument("--audit-file", default=None, help="audit log file (default: the config's audit.path)")
+    add_config_option(where, "gateway config (its pki.path and audit.path)")
+    where.add_argument("--pki-dir", metavar="DIR", help="the PKI folder itself (own/, trusted/, rejected/)")
+    add_audit_file_option(p, "audit log file (default: the config's audit.path, or audit/audit.jsonl beside "
+                          "--pki-dir)")
     acts = p.add_subparsers(dest="action", required=True)
     acts.add_parser("list", help="own, trusted and rejected certificates")
     for name, text in (("trust", "move a rejected server certificate to trusted"),

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import re
-import sys
 from pathlib import Path
 
 from connectors import status as st
 from connectors.sample import flag_names, now_ns, ns_to_iso
-from gateway.config import ConfigError, HistorianSettings, load_config
-from gateway.historian import Historian, UnknownPointError
+from gateway.cli import paths
+from gateway.cli.common import EXIT_FAILURE, EXIT_USAGE, Subparsers, add_config_option, fail
 
 _UNITS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
 
@@ -27,7 +25,7 @@ def parse_duration(text: str) -> int:
 
 
 def _status(code: int) -> str:
-    return "Good" if code == 0 else st.status_name(code)
+    return st.status_name(code)
 
 
 def _text(value: object) -> str:
@@ -40,6 +38,9 @@ def _text(value: object) -> str:
 
 
 async def _show(db: Path, point: str | None, last: int, since_ns: int, bucket_ns: int | None) -> int:
+    from gateway.config import HistorianSettings
+    from gateway.historian import Historian, UnknownPointError
+
     async with Historian(HistorianSettings(path=db)) as h:
         if point is None:
             for info in await h.series():
@@ -64,32 +65,26 @@ async def _show(db: Path, point: str | None, last: int, since_ns: int, bucket_ns
                     flags = f"  [{', '.join(flag_names(r.flags))}]" if r.flags else ""
                     print(f"{ns_to_iso(r.ts):<28} {_text(r.value):<24} {_status(r.status)}{flags}")
         except UnknownPointError:
-            print(f"unknown point {point!r}; run without a point to list them (asset/submodel/path)",
-                  file=sys.stderr)
-            return 1
+            return fail(f"unknown point {point!r}; run without a point to list them (asset/submodel/path)")
     return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    if args.db:
-        db = Path(args.db)
-    else:
-        try:
-            db = load_config(args.config).historian.path
-        except ConfigError as e:
-            print(e.report(), file=sys.stderr)
-            return 2
-    if not db.exists():
-        print(f"no historian at {db}", file=sys.stderr)
-        return 1
-    return asyncio.run(_show(db, args.point, args.last, args.since, args.bucket))
+    import asyncio
+
+    found = paths.resolve(args.config, db=args.db)
+    if found is None:
+        return EXIT_USAGE
+    if not found.historian.exists():
+        return fail(f"no historian at {found.historian}", EXIT_FAILURE)
+    return asyncio.run(_show(found.historian, args.point, args.last, args.since, args.bucket))
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subparsers) -> None:
     h = sub.add_parser("history", help="list stored points, or show a point's recent samples or trend")
     src = h.add_mutually_exclusive_group(required=True)
-    src.add_argument("--db", help="historian file, e.g. demo-data/historian.sqlite")
-    src.add_argument("-c", "--config", help="gateway configuration (uses its historian)")
+    src.add_argument("--db", metavar="FILE", help="historian file, e.g. demo-data/historian.sqlite")
+    add_config_option(src, "gateway configuration (uses its historian)")
     h.add_argument("point", nargs="?", help="asset/submodel/idShortPath, e.g. IMM01/OperationalData/Counters.Scrap")
     h.add_argument("--last", type=int, default=20, help="how many recent samples (default 20)")
     h.add_argument("--since", type=parse_duration, default=parse_duration("1h"), help="time window (default 1h)")
