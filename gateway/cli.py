@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     setup_logging(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
     if args.port is not None:
-        cfg.api.port = args.port
+        cfg = cfg.with_overrides({"api.port": args.port})
 
     async def main() -> None:
         await run_gateway(cfg, _stop_event(), args.status_every)

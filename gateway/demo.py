@@ -37,13 +37,12 @@ def _loopback(host: str) -> bool:
 def demo_config(data_dir: Path) -> GatewayConfig:
     cfg = load_config(DEMO_CONFIG)
     data_dir = data_dir.resolve()
-    cfg.historian.path = data_dir / "historian.sqlite"
     # everything the demo keeps lives under --data-dir: the gateway's PKI, its audit log, its API keys
-    cfg.pki = cfg.pki.model_copy(update={"path": data_dir / "pki"})
-    cfg.audit = cfg.audit.model_copy(update={"path": data_dir / "audit" / "audit.jsonl"})
-    # one command to try it: reading needs no key on loopback (printed at start); writes and /admin still do
-    cfg.api.auth.anonymous_read = _loopback(cfg.api.host)
-    return cfg
+    # (beside the historian); one command to try it: reading needs no key on loopback (printed at start),
+    # writes and /admin still do
+    return cfg.with_overrides({"historian.path": data_dir / "historian.sqlite", "pki.path": data_dir / "pki",
+                               "audit.path": data_dir / "audit" / "audit.jsonl",
+                               "api.auth.anonymous_read": _loopback(cfg.api.host)})
 
 
 async def start_simulators(cfg: GatewayConfig, seed: int,
@@ -102,12 +101,11 @@ async def demo_main(data_dir: Path, duration_s: float | None, seed: int, status_
                     port: int = 8080) -> None:
     stop = _stop_event()
     cfg = demo_config(data_dir)
-    cfg.api.port = port
     proc, endpoints = await start_simulators(cfg, seed, cfg.historian.path.parent / "simulator-pki")
     try:
+        cfg = cfg.with_overrides({"api.port": port, **{f"assets[{i}].source.endpoint": endpoints[a.id_short]
+                                                       for i, a in enumerate(cfg.assets)}})
         sources = {a.id_short: a.source for a in cfg.assets if isinstance(a.source, OpcUaSourceConfig)}
-        for name, src in sources.items():
-            src.endpoint = endpoints[name]
         print("AAS edge gateway demo (embedded historian, no external services)", flush=True)
         print("  simulated machines (OPC UA on loopback, secured endpoints only):", flush=True)
         for a in cfg.assets:

@@ -22,7 +22,6 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from gateway.app import Gateway
-from gateway.config import ForwarderConfig
 from gateway.demo import _stop_process, demo_config, start_simulators
 from tests.conftest import wait_for
 from tests.influx.victoria import VictoriaMetrics
@@ -63,21 +62,18 @@ class Subscriber:
 async def test_demo_kpis_over_rest_in_victoria_metrics_and_on_mqtt(tmp_path: Path, victoria: VictoriaMetrics,
                                                                    mosquitto: Broker) -> None:
     cfg = demo_config(tmp_path / "demo")
-    cfg.api.port = 0
-    for a in cfg.assets:
-        if a.kpi is not None:
-            a.kpi.update_interval_s = 1.0
-    cfg.forwarders = [
-        ForwarderConfig.model_validate({"name": "tsdb", "sink": {
-            "type": "influxdb", "url": victoria.url, "org": "factory", "bucket": "line1", "token": "t"}}),
-        ForwarderConfig.model_validate({"name": "uns", "sink": {
-            "type": "mqtt", "broker": {"host": "127.0.0.1", "port": mosquitto.port}, "qos": 1,
-            "topic_prefix": "plant1/aas"}})]
+    cfg = cfg.with_overrides({"api.port": 0, **{f"assets[{i}].kpi.update_interval_s": 1.0
+                                                for i, a in enumerate(cfg.assets) if a.kpi is not None},
+                              "forwarders": [
+        {"name": "tsdb", "sink": {"type": "influxdb", "url": victoria.url, "org": "factory", "bucket": "line1",
+                                  "token": "t"}},
+        {"name": "uns", "sink": {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": mosquitto.port}, "qos": 1,
+                                 "topic_prefix": "plant1/aas"}}]})
     proc, endpoints = await start_simulators(cfg, seed=3, pki_dir=tmp_path / "sim-pki")
     sub = Subscriber(mosquitto.port, "plant1/aas/CNC01/#")
     try:
-        for a in cfg.assets:
-            a.source.endpoint = endpoints[a.id_short]  # type: ignore[union-attr]
+        cfg = cfg.with_overrides({f"assets[{i}].source.endpoint": endpoints[a.id_short]
+                                  for i, a in enumerate(cfg.assets)})
         async with Gateway(cfg) as gw, httpx.AsyncClient(base_url=gw.api_url or "", timeout=10) as http:
             kpi_sm = b64("urn:aas-gateway:demo:aas:CNC01:submodels:ProductionKPIs")
             pvm_sm = b64("urn:aas-gateway:demo:aas:CNC01:submodels:ProcessVariablesForManufacturingKPICalculation")

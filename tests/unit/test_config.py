@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from connectors.opcua.config import ONE_ADDRESS
 from gateway.config import ConfigError, load_config, parse_config
 from tests.secrets import secret as register_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "example-config.yaml"
-ONE_ADDRESS = "give exactly one of 'node' or 'browse_path' (OPC UA) or 'pointer' (MQTT)"
 
 
 def _minimal() -> dict:
@@ -140,11 +140,15 @@ def test_mqtt_source_points_need_pointers_and_no_opcua_addresses() -> None:
     data["assets"] = [_mqtt_asset()]
     cfg = parse_config(data, env={})
     assert cfg.assets[0].source.type == "mqtt"
-    data["assets"][0]["points"][0] = {"node": "ns=2;s=A", "path": "T", "type": "xs:double"}
+    data["assets"][0]["points"][0] = {"path": "T", "type": "xs:double"}
     assert _issues(data) == [("assets[0].points[0].pointer", "an MQTT point needs a JSON pointer, e.g. /temp")]
+    data["assets"][0]["points"][0] = {"node": "ns=2;s=A", "path": "T", "type": "xs:double"}
+    assert _issues(data) == [("assets[0].points[0].node",
+                              "unknown key: 'node' is a point field of opcua sources, not of this one")]
     data = _minimal()
     data["assets"][0]["points"][0] = {"pointer": "/t", "path": "T", "type": "xs:double"}
-    assert _issues(data) == [("assets[0].points[0]", "'topic' and 'pointer' are for MQTT sources")]
+    assert _issues(data) == [("assets[0].points[0].pointer",
+                              "unknown key: 'pointer' is a point field of mqtt sources, not of this one")]
 
 
 def test_forwarders_are_validated_with_key_paths() -> None:
