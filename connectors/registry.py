@@ -42,7 +42,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 from connectors.config_base import ConnectorConfig, PointFields
 
@@ -122,6 +122,10 @@ class ConnectorDescriptor:
             raise ValueError(f"connector type {self.type!r} must be a lowercase identifier")
         if self.source is None and self.sink is None:
             raise ValueError(f"connector {self.type!r} has neither a source nor a sink")
+        for role in (self.source, self.sink):
+            field = None if role is None else role.config.model_fields.get("type")
+            if role is not None and (field is None or get_args(field.annotation) != (self.type,)):
+                raise ValueError(f"{role.config.__name__}.type must be Literal[{self.type!r}] (the connector's tag)")
 
 
 class UnknownConnectorError(LookupError):

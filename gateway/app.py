@@ -153,7 +153,9 @@ class Gateway:
             for f in cfg.forwarders]
         for f in cfg.forwarders:  # the TimeSeries submodels say where else history lives
             segment = f.connector.linked_segment
-            for a in cfg.assets if segment is not None else ():
+            if segment is None:
+                continue
+            for a in cfg.assets:
                 endpoint, query = segment(f.sink, a.id_short, a.id)
                 self.models[a.id_short].add_linked_segment(
                     f"Linked_{f.name.replace('-', '_').replace('.', '_')}",

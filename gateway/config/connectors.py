@@ -15,7 +15,8 @@ wrote no such key, so `union_tag_at` tells the error formatter where a tag sits,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Union
+from types import GenericAlias
+from typing import Annotated, Any, Union, cast
 
 from pydantic import Discriminator, Field, Tag, TypeAdapter, create_model
 
@@ -33,8 +34,9 @@ def point_model(role: SourceRole[Any, Any]) -> type[PointConfig]:
     """PointConfig with the connector's point fields, e.g. `node` and `deadband` for OPC UA."""
     cls = _point_models.get(role)
     if cls is None:
-        cls = _point_models[role] = create_model(
-            f"PointConfig_{role.point.__name__}", __base__=(PointConfig, role.point), __module__=__name__)
+        cls = cast(type[PointConfig], create_model(f"PointConfig_{role.point.__name__}",
+                                                   __base__=(PointConfig, role.point), __module__=__name__))
+        _point_models[role] = cls
     return cls
 
 
@@ -42,9 +44,10 @@ def asset_model(role: SourceRole[Any, Any]) -> type[AssetConfig]:
     """AssetConfig whose source is the connector's config model and whose points carry its point fields."""
     cls = _asset_models.get(role)
     if cls is None:
-        cls = _asset_models[role] = create_model(
-            f"AssetConfig_{role.config.__name__}", __base__=AssetConfig, __module__=__name__,
-            source=(role.config, ...), points=(list[point_model(role)], Field(min_length=1)))  # type: ignore[valid-type]
+        points: Any = GenericAlias(list, (point_model(role),))  # list[<the class built above>]
+        cls = create_model(f"AssetConfig_{role.config.__name__}", __base__=AssetConfig, __module__=__name__,
+                           source=(role.config, ...), points=(points, Field(min_length=1)))
+        _asset_models[role] = cls
     return cls
 
 
@@ -78,7 +81,9 @@ def _adapter(kind: str) -> TypeAdapter[Any]:
         return cached[1]
     if kind == "assets":
         members = {d.type: asset_model(d.source) for d in registry.descriptors() if d.source is not None}
-        adapter: TypeAdapter[Any] = TypeAdapter(list[_tagged_union(members, source_tag)])  # type: ignore[misc]
+        union: Any = _tagged_union(members, source_tag)
+        assets: Any = GenericAlias(list, (union,))
+        adapter: TypeAdapter[Any] = TypeAdapter(assets)
     else:
         sinks = {d.type: d.sink.config for d in registry.descriptors() if d.sink is not None}
         adapter = TypeAdapter(_tagged_union(sinks, sink_tag))
