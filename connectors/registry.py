@@ -24,7 +24,7 @@ Adding a connector, e.g. a Modbus source (see the README, "Adding a connector"):
         port: int = 502
 
     class ModbusPointConfig(PointFields):
-        register: int
+        holding_register: int
 
     def create(name, cfg, points, ctx):
         from my_modbus.source import ModbusSource  # the protocol library is imported here, when needed

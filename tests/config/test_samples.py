@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from connectors import registry
-from gateway.config import GatewayConfig, load_config
+from gateway.config import ConfigError, GatewayConfig, load_config, parse_config, source_endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "example-config.yaml"
@@ -119,3 +119,26 @@ def test_each_connector_ships_a_valid_sample_config(descriptor: registry.Connect
     for model in models:
         for name in model.model_fields:
             assert re.search(rf"\b{name}:", text), f"{descriptor.sample_config.name} lacks {model.__name__}.{name}"
+
+
+def test_the_readme_connector_example_registers_and_validates() -> None:
+    """The README's "Adding a connector" code, run as written, makes `type: modbus` a valid source."""
+    text = README.read_text(encoding="utf-8")
+    (code,) = [c for c in re.findall(r"```python\n(.*?)```", text, re.S) if "register(ConnectorDescriptor" in c]
+    exec(compile(code, "README.md", "exec", dont_inherit=True), {"__name__": "readme_connector"})
+    try:
+        cfg = parse_config({"assets": [{"id_short": "PLC1", "id": "urn:test:aas:PLC1",
+                                        "global_asset_id": "urn:test:asset:PLC1",
+                                        "source": {"type": "modbus", "host": "10.0.0.7"},
+                                        "points": [{"holding_register": 40001, "path": "Speed", "type": "xs:int"}]}]},
+                           env={})
+        (a,) = cfg.assets
+        assert a.points[0].source_address() == "hr40001" and source_endpoint(a.source) == "modbus://10.0.0.7:502"
+        with pytest.raises(ConfigError) as e:
+            parse_config({"assets": [{"id_short": "PLC1", "id": "urn:x", "global_asset_id": "urn:y",
+                                      "source": {"type": "modbus", "host": "h"},
+                                      "points": [{"path": "Speed", "type": "xs:int"}]}]}, env={})
+        assert [(i.key, i.message) for i in e.value.issues] == [
+            ("assets[0].points[0].holding_register", "Field required")]
+    finally:
+        registry.unregister("modbus")
