@@ -191,3 +191,20 @@ def test_the_registry_and_config_import_no_protocol_library() -> None:
             "assert not heavy, heavy")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_an_installed_package_registers_through_its_entry_point(tmp_path: Path) -> None:
+    """A connector shipped as a Python package names its descriptor under the `aas_gateway.connectors`
+    entry-point group; a config naming its type finds it without any import in the gateway."""
+    dist = tmp_path / "aas_gateway_tally-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: aas-gateway-tally\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        f"[{registry.ENTRY_POINT_GROUP}]\ntally = tests.config.tally_connector:DESCRIPTOR\n")
+    code = ("import sys; from gateway.config import parse_config; from tests.config.test_registry import tally_asset; "
+            "cfg = parse_config({'assets': [tally_asset()]}, env={}); "
+            "print(type(cfg.assets[0].source).__name__, cfg.assets[0].points[1].source_address())")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={"PYTHONPATH": f"{ROOT}:{tmp_path}", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["TallySourceConfig", "tally+5"]
