@@ -23,7 +23,7 @@ from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type, parse_poin
 from aas_models.idshort import check_id_short, check_id_short_path
 from connectors import registry
 from connectors.config_base import ConfigPath, ConnectorConfig, KeyedError, PointFields, StrictModel
-from connectors.opcua.pki import PkiConfig
+from connectors.opcua.config import PkiConfig
 from gateway.audit import AuditConfig
 from gateway.auth.config import ApiAuthConfig, ApiLimitsConfig, ApiTlsConfig, CorsConfig
 from gateway.detect.config import DetectionConfig
