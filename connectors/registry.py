@@ -126,6 +126,8 @@ class ConnectorDescriptor:
             field = None if role is None else role.config.model_fields.get("type")
             if role is not None and (field is None or get_args(field.annotation) != (self.type,)):
                 raise ValueError(f"{role.config.__name__}.type must be Literal[{self.type!r}] (the connector's tag)")
+        if self.source is not None and not issubclass(self.source.point, PointFields):
+            raise ValueError(f"{self.source.point.__name__} must derive from connectors.config_base.PointFields")
 
 
 class UnknownConnectorError(LookupError):

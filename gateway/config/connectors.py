@@ -34,6 +34,9 @@ def point_model(role: SourceRole[Any, Any]) -> type[PointConfig]:
     """PointConfig with the connector's point fields, e.g. `node` and `deadband` for OPC UA."""
     cls = _point_models.get(role)
     if cls is None:
+        clash = sorted(set(role.point.model_fields) & set(PointConfig.model_fields))
+        if clash:
+            raise ValueError(f"{role.point.__name__} redefines {', '.join(clash)}: fields every point has")
         cls = cast(type[PointConfig], create_model(f"PointConfig_{role.point.__name__}",
                                                    __base__=(PointConfig, role.point), __module__=__name__))
         _point_models[role] = cls

@@ -100,6 +100,19 @@ def test_an_unknown_source_type_names_the_known_ones(tally_registered: Connector
         ("forwarders[0].sink.type", "Field required (one of: influxdb, mqtt)")]
 
 
+def test_a_point_model_cannot_redefine_the_fields_every_point_has() -> None:
+    class PathPoint(tally.TallyPointConfig):
+        path: str
+
+    create: Any = tally.create
+    role = SourceRole(config=tally.TallySourceConfig, point=PathPoint, create=create, endpoint=tally.endpoint)
+    registry.register(ConnectorDescriptor("tally", "Tally", source=role))
+    try:
+        assert issues({"assets": [tally_asset()]}) == [("assets", "PathPoint redefines path: fields every point has")]
+    finally:
+        registry.unregister("tally")
+
+
 def test_without_the_registration_the_type_is_unknown() -> None:
     assert issues({"assets": [tally_asset()]}) == [
         ("assets[0].source.type", "unknown source type 'tally' (known: mqtt, opcua)")]
@@ -160,6 +173,9 @@ def test_registry_rules() -> None:
                       endpoint=tally.endpoint, default=True)
     with pytest.raises(ValueError, match="'opcua' is"):
         registry.register(ConnectorDescriptor("tally", "Tally", source=role))
+    with pytest.raises(ValueError, match=r"must derive from connectors\.config_base\.PointFields"):
+        ConnectorDescriptor("tally", "Tally", source=SourceRole(
+            config=tally.TallySourceConfig, point=StrictModel, create=tally.create, endpoint=tally.endpoint))
     assert registry.find("tally") is None
     assert registry.source_types() == ["mqtt", "opcua"] and registry.sink_types() == ["influxdb", "mqtt"]
     assert registry.default_source_type() == "opcua"
