@@ -10,7 +10,6 @@ GatewayStatus submodel describing the connection to the machine.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +17,10 @@ from basyx.aas import model
 
 from aas_models import elements, ids, live
 from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type, parse_point_type
+from aas_models.idshort import check_id_short
 from aas_models.spec import AssetSpec, PointSpec
 from connectors.sample import ns_to_datetime
 
-_ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 LANG = "en"
 HISTORY_PLACEHOLDER = "urn:aas-gateway:history:not-configured"
 
@@ -36,12 +35,6 @@ def _text(s: str) -> model.MultiLanguageTextType:
 
 
 xs_class = elements.xs_class
-
-
-def _check_id_short(s: str, what: str) -> str:
-    if not _ID_SHORT.match(s) or len(s) > 128:
-        raise ValueError(f"{what}: {s!r} is not a valid idShort (letter first, then letters, digits or '_')")
-    return s
 
 
 # --------------------------------------------------------------------------------------------- status
@@ -287,7 +280,7 @@ def _operational(
     for p in points:
         segments = p.path.split(".")
         for s in segments:
-            _check_id_short(s, f"point {p.point_id} path {p.path!r}")
+            check_id_short(s, f"point {p.point_id} path {p.path!r}")
         parent: model.Submodel | model.SubmodelElementCollection = sm
         for s in segments[:-1]:
             parent = container_for(parent, s, p)
@@ -453,12 +446,12 @@ class AssetModel:
 
 def build_asset(spec: AssetSpec) -> AssetModel:
     """Build shell and submodels of one asset; raises ValueError on an inconsistent spec."""
-    _check_id_short(spec.id_short, f"asset {spec.id!r}")
+    check_id_short(spec.id_short, f"asset {spec.id!r}")
     reserved = {"Nameplate", "TimeSeries", "GatewayStatus"}
     groups: dict[str, list[PointSpec]] = {}
     seen: set[str] = set()
     for p in spec.points:
-        _check_id_short(p.submodel, f"point {p.point_id} submodel")
+        check_id_short(p.submodel, f"point {p.point_id} submodel")
         if p.submodel in reserved:
             raise ValueError(f"point {p.point_id}: submodel idShort {p.submodel!r} is reserved for the gateway")
         if p.point_id in seen:

@@ -94,7 +94,7 @@ async def cpu_per_value(rounds: int, batches: int) -> dict[str, Any]:
         for info in storage.points.values():
             await h.register_series(info.point_id, info.value_type, info.unit)
         await producer.start(storage.publish)
-        ids = list(cfg.point_ids())
+        ids = [info.point_id for info in point_infos(cfg)]
         rng = random.Random(1)
         counters = dict.fromkeys(ids, 0)
         t = START
@@ -164,12 +164,12 @@ def _gateway_us_per_value() -> float | None:
 async def year_recompute(days: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         cfg = config(Path(d) / "h.sqlite", 1, 5)
-        cfg.historian.synchronous = "normal"
+        cfg = cfg.with_overrides({"historian.synchronous": "normal"})
         (kpi,) = asset_kpis(cfg)
         rng = random.Random(7)
         h = Historian(cfg.historian)
         await h.open()
-        pids = list(cfg.point_ids())
+        pids = [info.point_id for info in point_infos(cfg)]
         for pid in pids:
             await h.register_series(pid, None, None)
         for dp in kpi.points():

@@ -4,7 +4,8 @@ Like Telegraf's inputs, a source knows its protocol and nothing else: it is
 given point specs, runs until cancelled, and hands batches of Samples to an
 ``emit`` coroutine. Health (connection state, per-point status) is readable
 at any time so the gateway can show data freshness without knowing the
-protocol. Adding a connector means adding a module; nothing else changes.
+protocol. Adding a connector means adding a package whose descriptor registers
+it (`connectors/registry.py`); nothing in the gateway changes.
 """
 
 from __future__ import annotations

@@ -26,17 +26,12 @@ from aas_models.ids import submodel_id
 from aas_models.repository import ModelRepository
 from aas_models.spec import AssetSpec, PointSpec
 from connectors.base import ConnectionState, ForwardSink, PointMeta, Source, SourceHealth
-from connectors.influx.config import InfluxConfig
-from connectors.influx.sink import InfluxSink, linked_segment
-from connectors.mqtt.config import MqttPointSpec, MqttPublisherConfig, MqttSourceConfig
-from connectors.mqtt.publisher import MqttPublisher
-from connectors.mqtt.source import MqttSource
-from connectors.opcua import OpcUaPointSpec, OpcUaSource
 from connectors.opcua.pki import Pki
-from connectors.sample import Sample, ns_to_iso
+from connectors.registry import BuildContext, SourcePoint
+from connectors.sample import Sample, ns_to_iso, point_id
 from gateway.api_server import ApiServer
 from gateway.audit import AuditLog
-from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig, point_id, source_endpoint
+from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig
 from gateway.derived import Producer, build_producers
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
 from gateway.historian import Historian
@@ -76,26 +71,18 @@ def asset_spec(asset: AssetConfig, history_url: str | None) -> AssetSpec:
                    for p in asset.points)
     nameplate = asset.nameplate.model_dump(exclude_none=True) if asset.nameplate else None
     return AssetSpec(asset.id, asset.id_short, asset.global_asset_id, points, asset.description, nameplate,
-                     source_endpoint(asset.source), asset.source.type, history_url)
+                     asset.connector.endpoint(asset.source), asset.source.type, history_url)
 
 
 def build_model(cfg: GatewayConfig, history_url: str | None = None) -> tuple[ModelRepository, dict[str, AssetModel]]:
     return build_repository([asset_spec(a, history_url) for a in cfg.assets])
 
 
-def build_source(asset: AssetConfig, pki: Pki | None = None) -> Source:
-    """The southbound connector of one asset (with build_sink, the only place that knows connector types)."""
-    src = asset.source
-    if isinstance(src, MqttSourceConfig):
-        assert all(p.pointer is not None for p in asset.points)  # validated with the config
-        return MqttSource(asset.id_short, src, [MqttPointSpec(point_id(asset.id_short, p.submodel, p.path), p.topic,
-                                                              p.pointer or "", parse_point_type(p.type).is_json)
-                                                for p in asset.points])
-    specs = [OpcUaPointSpec(point_id(asset.id_short, p.submodel, p.path), node=p.node, browse_path=p.browse_path,
-                            sampling_interval_ms=p.sampling_interval_ms, queue_size=p.queue_size,
-                            deadband=p.deadband, type=p.type)
-             for p in asset.points]
-    return OpcUaSource(asset.id_short, src, specs, pki=pki)
+def build_source(asset: AssetConfig, context: BuildContext) -> Source:
+    """The southbound connector of one asset, built by its registered factory (connectors.registry)."""
+    points = [SourcePoint(point_id(asset.id_short, p.submodel, p.path), p.type, parse_point_type(p.type).is_json,
+                          p.writable, p) for p in asset.points]
+    return asset.connector.create(asset.id_short, asset.source, points, context)
 
 
 def write_points(cfg: GatewayConfig) -> dict[tuple[str, str], WritePoint]:
@@ -112,11 +99,9 @@ def point_meta(cfg: GatewayConfig) -> dict[str, PointMeta]:
             for a in cfg.assets for p in a.points}
 
 
-def build_sink(fw: ForwarderConfig, meta: dict[str, PointMeta], gateway_id: str) -> ForwardSink:
-    if isinstance(fw.sink, InfluxConfig):
-        return InfluxSink(fw.name, fw.sink, meta)
-    assert isinstance(fw.sink, MqttPublisherConfig)
-    return MqttPublisher(fw.name, fw.sink, meta, gateway_id)
+def build_sink(fw: ForwarderConfig, meta: dict[str, PointMeta], context: BuildContext) -> ForwardSink:
+    """A forwarder's northbound connector, built by its registered factory (connectors.registry)."""
+    return fw.connector.create(fw.name, fw.sink, meta, context)
 
 
 class Gateway:
@@ -137,11 +122,13 @@ class Gateway:
             self.pipeline.add_consumer(producer)
         # creates nothing until a secured source connects; its refusals print a `pki trust` command naming
         # the folder and the audit file, which works as printed without this config
-        self.pki = Pki(cfg.pki.beside(cfg.historian.path), audit_file=cfg.audit.beside(cfg.historian.path).path)
-        self.sources: dict[str, Source] = {a.id_short: build_source(a, self.pki) for a in cfg.assets}
+        self.pki = Pki(cfg.pki, audit_file=cfg.audit.path)
+        context = BuildContext(gateway_id=cfg.gateway.id, pki=self.pki)
+        self.sources: dict[str, Source] = {a.id_short: build_source(a, context) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
-        self.audit = AuditLog(cfg.audit.beside(cfg.historian.path))
-        targets: dict[str, object] = {**self.sources}
+        self.audit = AuditLog(cfg.audit)
+        # only sources whose connector writes are write targets: PATCH on another's point answers 405
+        targets: dict[str, object] = {a.id_short: self.sources[a.id_short] for a in cfg.assets if a.connector.writes}
         writes = write_points(cfg)
         for producer in self.producers:  # operator inputs of derived points are written through their producer
             name = f"producer:{producer.name}"
@@ -152,16 +139,19 @@ class Gateway:
         self.writer = ValueWriter(writes, targets, self.audit)
         fw_metrics = ForwarderMetrics(self.registry)
         self.forwarders = [
-            Forwarder(f.name, build_sink(f, meta, cfg.gateway.id), self.historian,
+            Forwarder(f.name, build_sink(f, meta, context), self.historian,
                       ForwarderSettings(f.batch_size, f.start_from, f.historical_after_s), fw_metrics)
             for f in cfg.forwarders]
-        for f in cfg.forwarders:
-            if isinstance(f.sink, InfluxConfig):  # the TimeSeries submodels say where else history lives
-                for a in cfg.assets:
-                    endpoint, query = linked_segment(f.sink, a.id_short, a.id)
-                    self.models[a.id_short].add_linked_segment(
-                        f"Linked_{f.name.replace('-', '_').replace('.', '_')}",
-                        f"History of {a.id_short} in InfluxDB ({f.name})", endpoint, query)
+        for f in cfg.forwarders:  # the TimeSeries submodels say where else history lives
+            segment = f.connector.linked_segment
+            if segment is None:
+                continue
+            for a in cfg.assets:
+                endpoint, query = segment(f.sink, a.id_short, a.id)
+                self.models[a.id_short].add_linked_segment(
+                    f"Linked_{f.name.replace('-', '_').replace('.', '_')}",
+                    f"History of {a.id_short} in {f.connector_name} ({f.name})",
+                    endpoint, query)
         self.api: ApiServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False

@@ -35,12 +35,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from connectors.config_base import StrictModel
 
 
-class AuditConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AuditConfig(StrictModel):
     path: Path = Field(Path("data/audit/audit.jsonl"), description="current audit file; rotated files sit beside it "
                        "(not set: audit/audit.jsonl beside the historian)")
     retention_days: float = Field(1096.0, gt=0, description="rotated files older than this are deleted (3 years)")

@@ -43,20 +43,14 @@ def demo_config(data_dir: Path) -> GatewayConfig:
     cfg = load_config(DEMO_CONFIG)
     files = in_data_dir(data_dir.resolve())
     # one command to try it: reading needs no key on loopback (printed at start); writes and /admin still do
-    auth = cfg.api.auth.model_copy(update={"anonymous_read": _loopback(cfg.api.host)})
-    return cfg.model_copy(update={
-        "historian": cfg.historian.model_copy(update={"path": files.historian}),
-        "pki": cfg.pki.model_copy(update={"path": files.pki}),
-        "audit": cfg.audit.model_copy(update={"path": files.audit}),
-        "api": cfg.api.model_copy(update={"auth": auth}),
-    })
+    return cfg.with_overrides({"historian.path": files.historian, "pki.path": files.pki, "audit.path": files.audit,
+                               "api.auth.anonymous_read": _loopback(cfg.api.host)})
 
 
 def with_endpoints(cfg: GatewayConfig, endpoints: dict[str, str]) -> GatewayConfig:
     """`cfg` with each OPC UA asset's endpoint replaced by the one its simulator reported."""
-    assets = [a.model_copy(update={"source": a.source.model_copy(update={"endpoint": endpoints[a.id_short]})})
-              if isinstance(a.source, OpcUaSourceConfig) else a for a in cfg.assets]
-    return cfg.model_copy(update={"assets": assets})
+    return cfg.with_overrides({f"assets[{i}].source.endpoint": endpoints[a.id_short]
+                               for i, a in enumerate(cfg.assets) if isinstance(a.source, OpcUaSourceConfig)})
 
 
 async def start_simulators(cfg: GatewayConfig, seed: int,

@@ -70,7 +70,7 @@ async def run_gateway(cfg: GatewayConfig, stop: asyncio.Event, status_every_s: f
 
 def with_api_port(cfg: GatewayConfig, port: int) -> GatewayConfig:
     """`cfg` serving its API on `port` (`--port`), as a new config: a validated config is never changed in place."""
-    return cfg.model_copy(update={"api": cfg.api.model_copy(update={"port": port})})
+    return cfg.with_overrides({"api.port": port})
 
 
 def run(cfg: GatewayConfig, status_every_s: float = 0.0) -> None:

@@ -1,28 +1,34 @@
 """InfluxDB northbound connector: historian records as line protocol over `/api/v2/write`.
 
-`InfluxSink` implements `connectors.base.ForwardSink`; `lineprotocol` documents the
-schema users query; `linked_segment` tells AAS clients where the series live.
-
-The package's names are loaded on first use: the config model is read by every CLI command,
-influxdb-client (about 0.5 s to import) only by a gateway that forwards to InfluxDB.
+`InfluxSink` implements `connectors.base.Sink`; `lineprotocol` documents the schema users
+query; `segment.linked_segment` tells AAS clients where the series live; `descriptor` registers
+the sink (`connectors.registry`). Importing the package is cheap: influxdb_client is loaded with
+the sink.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from connectors.influx.config import InfluxConfig
-    from connectors.influx.sink import InfluxSink, linked_segment
+    from connectors.influx.segment import linked_segment
+    from connectors.influx.sink import InfluxSink
 
 __all__ = ["InfluxConfig", "InfluxSink", "linked_segment"]
 
-_HOME = {"InfluxConfig": "connectors.influx.config", "InfluxSink": "connectors.influx.sink",
-         "linked_segment": "connectors.influx.sink"}
 
+def __getattr__(name: str) -> Any:  # lazy, so that the config model comes without influxdb_client
+    if name == "InfluxConfig":
+        from connectors.influx.config import InfluxConfig
 
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(_HOME[name]), name)
-    raise AttributeError(f"module 'connectors.influx' has no attribute {name!r}")
+        return InfluxConfig
+    if name == "linked_segment":
+        from connectors.influx.segment import linked_segment
+
+        return linked_segment
+    if name == "InfluxSink":
+        from connectors.influx.sink import InfluxSink
+
+        return InfluxSink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
+
+from connectors.config_base import ConfigFile, ConnectorConfig
 
 TagName = Literal["asset", "aas_id", "submodel", "path", "unit", "semantic_id"]
 Precision = Literal["s", "ms", "us", "ns"]
@@ -18,9 +20,7 @@ Precision = Literal["s", "ms", "us", "ns"]
 DEFAULT_TAGS: tuple[TagName, ...] = ("asset", "submodel", "path", "unit")
 
 
-class InfluxConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class InfluxConfig(ConnectorConfig):
     type: Literal["influxdb"]
     url: str = Field(description="InfluxDB (or other /api/v2/write peer) base URL, e.g. http://influx:8086")
     org: str
@@ -35,7 +35,7 @@ class InfluxConfig(BaseModel):
     batch_size: int = Field(5000, ge=1, le=1_000_000, description="lines per HTTP write request")
     timeout_s: float = Field(10.0, gt=0)
     verify_ssl: bool = True
-    ca_file: str | None = None
+    ca_file: ConfigFile | None = Field(None, description="CA bundle (PEM) to verify an https:// server")
     gzip: bool = False
 
     @field_validator("url")

@@ -2,15 +2,13 @@
 
 `MqttPublisher` is a forwarder sink (unified-namespace topics, JSON payloads, birth/last will);
 `MqttSource` turns JSON sensor messages into samples. The topic scheme is documented in
-`connectors.mqtt.topics`, the payload schema in `connectors.mqtt.payload`.
-
-The package's names are loaded on first use: the config models are read by every CLI command,
-paho-mqtt only by a gateway that speaks MQTT.
+`connectors.mqtt.topics`, the payload schema in `connectors.mqtt.payload`; `descriptor` registers
+both roles (`connectors.registry`). Importing the package is cheap: paho is loaded with the
+publisher or the source.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,12 +19,18 @@ if TYPE_CHECKING:
 __all__ = ["BrokerConfig", "MqttPointSpec", "MqttPublisher", "MqttPublisherConfig", "MqttSource",
            "MqttSourceConfig", "TlsConfig"]
 
-_HOME = {**dict.fromkeys(("BrokerConfig", "MqttPointSpec", "MqttPublisherConfig", "MqttSourceConfig", "TlsConfig"),
-                         "connectors.mqtt.config"),
-         "MqttPublisher": "connectors.mqtt.publisher", "MqttSource": "connectors.mqtt.source"}
 
+def __getattr__(name: str) -> Any:  # lazy, so that the config models come without paho
+    if name == "MqttPublisher":
+        from connectors.mqtt.publisher import MqttPublisher
 
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(_HOME[name]), name)
-    raise AttributeError(f"module 'connectors.mqtt' has no attribute {name!r}")
+        return MqttPublisher
+    if name == "MqttSource":
+        from connectors.mqtt.source import MqttSource
+
+        return MqttSource
+    if name in __all__:
+        from connectors.mqtt import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,10 @@
 """Settings of the MQTT publisher (northbound) and the MQTT sensor source (southbound).
 
 Owned by the connector, like `connectors.opcua.config`: the gateway's YAML embeds
-`MqttPublisherConfig` as a forwarder and `MqttSourceConfig` as an asset's source, and the
+`MqttPublisherConfig` as a forwarder's sink, `MqttSourceConfig` as an asset's source and
+`MqttPointConfig`'s fields in each of its points (registered in `descriptor.py`), and the
 connector needs nothing else. Both share `BrokerConfig`, so TLS, credentials and reconnect
-behave the same in both directions.
+behave the same in both directions. Importing this module costs pydantic only (no paho).
 """
 
 from __future__ import annotations
@@ -12,24 +13,21 @@ import socket
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from connectors.config_base import ConfigFile, ConnectorConfig, KeyedError, PointFields, StrictModel
 from connectors.mqtt.jsonpointer import parse_pointer
 from connectors.mqtt.topics import validate_filter, validate_topic
 
 QoS = Literal[0, 1, 2]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TlsConfig(_Strict):
+class TlsConfig(StrictModel):
     """TLS to the broker. The server certificate is always verified unless `verify: false` is written out."""
 
-    ca_file: str | None = Field(None, description="CA bundle (PEM) to verify the broker; None = system store")
-    certfile: str | None = Field(None, description="client certificate (PEM) for mutual TLS")
-    keyfile: str | None = Field(None, description="client private key (PEM) for mutual TLS")
+    ca_file: ConfigFile | None = Field(None, description="CA bundle (PEM) to verify the broker; None = system store")
+    certfile: ConfigFile | None = Field(None, description="client certificate (PEM) for mutual TLS")
+    keyfile: ConfigFile | None = Field(None, description="client private key (PEM) for mutual TLS")
     verify: bool = Field(True, description="verify the broker's certificate and host name")
 
     @model_validator(mode="after")
@@ -39,7 +37,7 @@ class TlsConfig(_Strict):
         return self
 
 
-class ReconnectConfig(_Strict):
+class ReconnectConfig(StrictModel):
     initial_delay_s: float = Field(0.5, gt=0)
     max_delay_s: float = Field(30.0, gt=0)
     jitter: float = Field(0.2, ge=0, le=1, description="+/- fraction of random jitter on the delays")
@@ -51,7 +49,7 @@ class ReconnectConfig(_Strict):
         return self
 
 
-class BrokerConfig(_Strict):
+class BrokerConfig(StrictModel):
     host: str
     port: int | None = Field(None, ge=1, le=65535, description="default 1883, or 8883 with TLS")
     client_id: str | None = Field(None, description="default: aasgw-{hostname}-{connector name}")
@@ -86,7 +84,7 @@ class BrokerConfig(_Strict):
         return self.client_id or f"aasgw-{socket.gethostname()}-{name}"
 
 
-class MqttPublisherConfig(_Strict):
+class MqttPublisherConfig(ConnectorConfig):
     type: Literal["mqtt"] = "mqtt"
     broker: BrokerConfig
     topic_prefix: str = Field("aas", description="first level(s) of every topic, e.g. 'plant1/aas'")
@@ -113,7 +111,7 @@ class MqttPublisherConfig(_Strict):
         return v
 
 
-class MqttSourceConfig(_Strict):
+class MqttSourceConfig(ConnectorConfig):
     type: Literal["mqtt"] = "mqtt"
     broker: BrokerConfig
     topic: str | None = Field(None, description="default topic filter for points that name none")
@@ -135,6 +133,37 @@ class MqttSourceConfig(_Strict):
         if v is not None:
             parse_pointer(v)
         return v
+
+
+class MqttPointConfig(PointFields):
+    """The MQTT fields of a point: which messages carry it and where in their JSON payload."""
+
+    topic: str | None = Field(None, description="MQTT topic filter (default: the source's topic)")
+    pointer: str | None = Field(None, description="JSON pointer to the value in the payload, e.g. /temp "
+                                "('' = the whole payload)")
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, v: str | None) -> str | None:
+        if v is not None:
+            validate_filter(v)
+        return v
+
+    @field_validator("pointer")
+    @classmethod
+    def _pointer(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_pointer(v)
+        return v
+
+    @model_validator(mode="after")
+    def _needs_pointer(self) -> MqttPointConfig:
+        if self.pointer is None:
+            raise KeyedError("pointer", "an MQTT point needs a JSON pointer, e.g. /temp")
+        return self
+
+    def address(self) -> str | None:
+        return f"{self.topic or ''}#{self.pointer}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,14 @@
 """OPC UA source connector (asyncua): subscriptions or polling, self-healing.
 
-`OpcUaSource` is the entry point; the rest of the package holds one concern
-per module (addressing, server limits, value conversion, subscriptions,
-polling). `connectors.opcua.source` installs the Part 6 DataValue codec (see
-codec.py) when it is imported, before any client exists.
-
-The package's names are loaded on first use: the config models (`connectors.opcua.config`,
-pydantic only) are read by every CLI command, asyncua (about 1 s to import) only by the ones
-that talk OPC UA.
+`OpcUaSource` is the entry point; the rest of the package holds one concern per module
+(addressing, server limits, value conversion, subscriptions, polling). `descriptor` registers the
+connector (`connectors.registry`); `config` holds its settings. Importing the package is cheap:
+asyncua is loaded with the first module that uses it, and each of those installs the Part 6
+DataValue codec (see codec.py) before any client or server exists.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,11 +17,14 @@ if TYPE_CHECKING:
 
 __all__ = ["OpcUaPointSpec", "OpcUaSource", "OpcUaSourceConfig"]
 
-_HOME = {"OpcUaPointSpec": "connectors.opcua.config", "OpcUaSourceConfig": "connectors.opcua.config",
-         "OpcUaSource": "connectors.opcua.source"}
 
+def __getattr__(name: str) -> Any:  # lazy: `from connectors.opcua import OpcUaSource` imports asyncua then
+    if name in ("OpcUaPointSpec", "OpcUaSourceConfig"):
+        from connectors.opcua import config
 
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(_HOME[name]), name)
-    raise AttributeError(f"module 'connectors.opcua' has no attribute {name!r}")
+        return getattr(config, name)
+    if name == "OpcUaSource":
+        from connectors.opcua.source import OpcUaSource
+
+        return OpcUaSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

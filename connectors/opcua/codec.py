@@ -19,8 +19,9 @@ results in closures (e.g. the decoder of MonitoredItemNotification holds the Dat
 cache in ``ua_binary`` is cleared after wrapping: nothing built before the override survives. Idempotent.
 
 How to remove it: when asyncua decodes Part 6 order itself, ``tests/unit/test_datavalue_codec.py::
-test_stock_asyncua_still_decodes_out_of_order`` fails and says so; then delete this module, its import in
-``connectors/opcua/__init__.py`` and that test (the other tests in that file then check asyncua's codec).
+test_stock_asyncua_still_decodes_out_of_order`` fails and says so; then delete this module, its imports in
+the package's asyncua modules (``from connectors.opcua import codec as _codec``) and that test (the other tests
+in that file then check asyncua's codec).
 """
 
 from __future__ import annotations

@@ -1,16 +1,20 @@
-"""Settings of one OPC UA source, owned by the connector.
+"""Settings of one OPC UA source and the OPC UA fields of its points, owned by the connector.
 
-The gateway's configuration embeds `OpcUaSourceConfig` as an asset's
-`source`; the connector receives it together with `OpcUaPointSpec`s and
-needs nothing else. Pydantic validates it so errors carry key paths.
+The gateway's configuration embeds `OpcUaSourceConfig` as an asset's `source` and
+`OpcUaPointConfig`'s fields in each of its points (registered in `descriptor.py`); the connector
+receives them as `OpcUaPointSpec`s and needs nothing else. Pydantic validates them so errors
+carry key paths. Importing this module costs pydantic only (no asyncua).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from connectors.config_base import ConfigFile, ConnectorConfig, PointFields, StrictModel
 
 SecurityPolicy = Literal["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]
 SecurityMode = Literal["None", "Sign", "SignAndEncrypt"]
@@ -21,11 +25,7 @@ ModeChoice = Literal["auto", "None", "Sign", "SignAndEncrypt"]
 SECURED_POLICIES: tuple[SecuredPolicy, ...] = ("Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SecurityConfig(_Strict):
+class SecurityConfig(StrictModel):
     """Secure channel of one source.
 
     There is no default: a config must say what it wants, and `None` is
@@ -37,11 +37,11 @@ class SecurityConfig(_Strict):
 
     policy: PolicyChoice
     mode: ModeChoice
-    certificate: str | None = Field(None, description="client application certificate (DER/PEM file); "
-                                    "default: the gateway's PKI certificate")
-    private_key: str | None = Field(None, description="its private key (PEM file)")
-    server_certificate: str | None = Field(None, description="pin the server to this certificate file "
-                                           "(instead of the PKI trust list)")
+    certificate: ConfigFile | None = Field(None, description="client application certificate (DER/PEM file); "
+                                           "default: the gateway's PKI certificate")
+    private_key: ConfigFile | None = Field(None, description="its private key (PEM file)")
+    server_certificate: ConfigFile | None = Field(None, description="pin the server to this certificate file "
+                                                  "(instead of the PKI trust list)")
     trust_on_first_use: bool = Field(False, description="trust a server certificate never seen before "
                                      "(commissioning only; logged as a warning)")
 
@@ -76,22 +76,28 @@ _USER_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-class UserIdentityConfig(_Strict):
+class UserIdentityConfig(StrictModel):
     """Who the session acts as: anonymous, user name + password, or an X.509 user certificate.
 
     `{username, password}` without `type` is the original form and still means type username.
     """
 
-    type: UserType | None = None
+    type: UserType = "anonymous"
     username: str | None = None
     password: SecretStr | None = None
-    certificate: str | None = Field(None, description="user certificate (DER/PEM file)")
-    private_key: str | None = Field(None, description="its private key (PEM file)")
+    certificate: ConfigFile | None = Field(None, description="user certificate (DER/PEM file)")
+    private_key: ConfigFile | None = Field(None, description="its private key (PEM file)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_type(cls, v: Any) -> Any:
+        if isinstance(v, dict) and v.get("type") is None:
+            inferred = "username" if v.get("username") is not None else "certificate" if v.get("certificate") else None
+            return {**v, "type": inferred} if inferred else {k: x for k, x in v.items() if k != "type"}
+        return v
 
     @model_validator(mode="after")
     def _complete(self) -> UserIdentityConfig:
-        if self.type is None:
-            self.type = "username" if self.username is not None else "certificate" if self.certificate else "anonymous"
         needed = _USER_KEYS[self.type]
         missing = [k for k in needed if getattr(self, k) is None]
         if missing:
@@ -103,13 +109,13 @@ class UserIdentityConfig(_Strict):
         return self
 
 
-class ReconnectConfig(_Strict):
+class ReconnectConfig(StrictModel):
     initial_delay_s: float = Field(0.5, gt=0)
     max_delay_s: float = Field(30.0, gt=0)
     jitter: float = Field(0.2, ge=0, le=1, description="+/- fraction of random jitter on every delay")
 
 
-class OpcUaSourceConfig(_Strict):
+class OpcUaSourceConfig(ConnectorConfig):
     type: Literal["opcua"] = "opcua"
     endpoint: str
     namespace: str | None = Field(
@@ -140,9 +146,54 @@ class OpcUaSourceConfig(_Strict):
         return v
 
 
-class DeadbandConfig(_Strict):
+class DeadbandConfig(StrictModel):
     type: Literal["absolute", "percent"]
     value: float = Field(ge=0)
+
+
+ONE_ADDRESS = "give exactly one of 'node' or 'browse_path'"
+
+
+class OpcUaPointConfig(PointFields):
+    """The OPC UA fields of a point: its node (by id or browse path) and how it is monitored."""
+
+    node: str | None = Field(None, description="OPC UA node id, e.g. 'ns=2;s=Spindle.Speed' or 's=Spindle.Speed'")
+    browse_path: str | None = Field(None, description="OPC UA browse path, e.g. 'Objects/CNC01/Spindle/Speed'")
+    sampling_interval_ms: float | None = Field(None, ge=0, description="default: the source's")
+    queue_size: int | None = Field(None, ge=1, description="default: the source's")
+    deadband: DeadbandConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_address(self) -> OpcUaPointConfig:
+        # checked per point (not per asset), so it is reported even when a sibling point has errors too
+        if (self.node is None) == (self.browse_path is None):
+            raise ValueError(ONE_ADDRESS)
+        return self
+
+    def address(self) -> str | None:
+        return self.node or self.browse_path
+
+    def check_type(self, value_type: str, numeric: bool) -> None:
+        if self.deadband is not None and not numeric:
+            raise ValueError(f"a deadband needs a numeric type, not {value_type}")
+
+
+
+class PkiConfig(StrictModel):
+    """The gateway's OPC UA PKI folder and own certificate (used by `connectors.opcua.pki.Pki`)."""
+
+    path: Path = Field(Path("data/pki"), description="PKI folder: own/, trusted/, rejected/ "
+                       "(not set: pki/ beside the historian, with the gateway's other data)")
+    application_uri: str | None = Field(None, description="default: urn:<hostname>:aas-edge-gateway")
+    key_size: int = Field(2048, ge=2048, le=4096, description="RSA key size of the own certificate")
+    validity_days: int = Field(730, ge=1, description="validity of a generated own certificate")
+    renew_before_days: int = Field(30, ge=0, description="renew the own certificate when it expires this soon")
+
+    def beside(self, historian_path: Path) -> PkiConfig:
+        """This config with the folder beside the historian unless one was set (as the audit log and keys)."""
+        if "path" in self.model_fields_set:
+            return self
+        return self.model_copy(update={"path": Path(historian_path).parent / "pki"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,30 +43,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from connectors.opcua.config import PkiConfig
 
 CertState = Literal["own", "trusted", "rejected"]
 
 _CERT_SUFFIXES = {".der", ".pem", ".crt", ".cer"}
 _DIR_MODE = 0o700
 _KEY_MODE = 0o600
-
-
-class PkiConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    path: Path = Field(Path("data/pki"), description="PKI folder: own/, trusted/, rejected/ "
-                       "(not set: pki/ beside the historian, with the gateway's other data)")
-    application_uri: str | None = Field(None, description="default: urn:<hostname>:aas-edge-gateway")
-    key_size: int = Field(2048, ge=2048, le=4096, description="RSA key size of the own certificate")
-    validity_days: int = Field(730, ge=1, description="validity of a generated own certificate")
-    renew_before_days: int = Field(30, ge=0, description="renew the own certificate when it expires this soon")
-
-    def beside(self, historian_path: Path) -> PkiConfig:
-        """This config with the folder beside the historian unless one was set (as the audit log and keys)."""
-        if "path" in self.model_fields_set:
-            return self
-        return self.model_copy(update={"path": Path(historian_path).parent / "pki"})
 
 
 class CertificateInfo(BaseModel):

@@ -1,16 +1,17 @@
 """Settings of REST authentication, TLS, CORS and request limits (the `api:` section of the gateway config).
 
-Relative file paths are relative to the config file (like the historian's), resolved by `resolve_paths`
-when the config is loaded.
+Relative file paths are relative to the config file (like the historian's): they are `ConfigPath`s,
+resolved when the config is loaded (gateway/config/paths.py).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from connectors.config_base import ConfigPath, StrictModel
 
 from gateway.auth.principal import Role
 
@@ -21,20 +22,12 @@ JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _under(base: Path, p: Path | None) -> Path | None:
-    return p if p is None or p.is_absolute() else base / p
-
-
-class JwtConfig(_Strict):
+class JwtConfig(StrictModel):
     """OAuth2/OIDC bearer tokens (e.g. from Keycloak, Entra ID) checked against the IdP's JWKS."""
 
     issuer: str = Field(description="the `iss` every token must carry, e.g. https://idp.example/realms/plant")
     audience: str | list[str] = Field(description="accepted `aud` value(s), e.g. aas-gateway")
-    jwks_file: Path | None = Field(None, description="JWKS JSON file (offline setups)")
+    jwks_file: ConfigPath | None = Field(None, description="JWKS JSON file (offline setups)")
     jwks_url: str | None = Field(None, description="JWKS URL, e.g. https://idp.example/realms/plant/protocol/"
                                  "openid-connect/certs")
     jwks_cache_s: float = Field(300.0, gt=0, description="how long fetched keys are used before fetching again")
@@ -57,29 +50,20 @@ class JwtConfig(_Strict):
         return self
 
 
-class ApiAuthConfig(_Strict):
+class ApiAuthConfig(StrictModel):
     anonymous_read: bool = Field(
         False, description="let requests without credentials GET/HEAD (never write or administer)")
-    api_keys_file: Path | None = Field(
+    api_keys_file: ConfigPath | None = Field(
         None, description="salted hashes of the API keys (default: api-keys.json beside the historian)")
     jwt: JwtConfig | None = None
 
-    def resolve_paths(self, base: Path) -> None:
-        self.api_keys_file = _under(base, self.api_keys_file)
-        if self.jwt is not None:
-            self.jwt.jwks_file = _under(base, self.jwt.jwks_file)
+
+class ApiTlsConfig(StrictModel):
+    certificate: ConfigPath = Field(description="PEM certificate (chain) the API serves")
+    private_key: ConfigPath = Field(description="PEM private key of that certificate (keep it mode 0600)")
 
 
-class ApiTlsConfig(_Strict):
-    certificate: Path = Field(description="PEM certificate (chain) the API serves")
-    private_key: Path = Field(description="PEM private key of that certificate (keep it mode 0600)")
-
-    def resolve_paths(self, base: Path) -> None:
-        self.certificate = _under(base, self.certificate) or self.certificate
-        self.private_key = _under(base, self.private_key) or self.private_key
-
-
-class CorsConfig(_Strict):
+class CorsConfig(StrictModel):
     """Browser origins allowed to call the API (e.g. a dashboard on another host); empty: no CORS at all."""
 
     allow_origins: list[str] = []
@@ -88,7 +72,7 @@ class CorsConfig(_Strict):
     max_age_s: int = Field(600, ge=0)
 
 
-class ApiLimitsConfig(_Strict):
+class ApiLimitsConfig(StrictModel):
     """What one client may cost the gateway: the API shares the event loop with the OPC UA collection.
 
     The defaults fit what the API takes (ValueOnly values and admin requests of a few hundred bytes)

@@ -15,16 +15,12 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from aas_models.datatypes import NUMERIC_TYPES
+from aas_models.idshort import check_id_short
+from connectors.config_base import StrictModel
 from gateway.config_view import AssetView
-
-_ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
@@ -84,7 +80,7 @@ PRESETS: dict[str, DetectorParams] = {
 }
 
 
-class DetectorOverrides(_Strict):
+class DetectorOverrides(StrictModel):
     """Any DetectorParams field, overriding the preset's value."""
 
     spike_z: float | None = Field(None, gt=0)
@@ -114,14 +110,14 @@ class DetectorOverrides(_Strict):
 _DISABLE = {"spike": "spike_z", "level": "level_z", "rate": "rate_z", "drift": "cusum_h", "stuck": "stuck_min_s"}
 
 
-class ConditionConfig(_Strict):
+class ConditionConfig(StrictModel):
     """Learn one baseline per operating point: e.g. vibration per spindle-speed band of `step` rpm."""
 
     point: str = Field(description="numeric point that sets the operating point, e.g. Spindle.Speed")
     step: float = Field(gt=0, description="width of one band, in that point's unit")
 
 
-class SignalConfig(_Strict):
+class SignalConfig(StrictModel):
     point: str = Field(description="idShortPath of a numeric point of the asset (or Submodel/idShortPath)")
     preset: PresetName = "steady"
     setpoint: str | None = Field(None, description="point holding the setpoint: the detector watches value - setpoint")
@@ -149,14 +145,14 @@ class SignalConfig(_Strict):
         return replace(p, **changes)
 
 
-class StateConfig(_Strict):
+class StateConfig(StrictModel):
     point: str = Field(description="point carrying the machine state (any type)")
     operating: list[str] = Field(["Running"], min_length=1, description="states in which the machine operates")
     settle_s: float = Field(120.0, ge=0,
                             description="after entering an operating state, nothing is judged for this long")
 
 
-class MultivariateConfig(_Strict):
+class MultivariateConfig(StrictModel):
     enabled: bool = True
     signals: list[str] | None = Field(None, description="default: the asset's signals with presets other than counter")
     window: int = Field(3600, ge=100, description="memory of the mean and covariance, in ticks")
@@ -167,13 +163,13 @@ class MultivariateConfig(_Strict):
     severity: int = Field(500, ge=1, le=1000)
 
 
-class QualityFeature(_Strict):
+class QualityFeature(StrictModel):
     point: str
     agg: Literal["mean", "max", "min", "last"] = "mean"
     setpoint: str | None = None
 
 
-class QualityConfig(_Strict):
+class QualityConfig(StrictModel):
     cycle_counter: str = Field(description="counter that increments once per production cycle")
     scrap_counter: str = Field(description="counter of scrap parts (its increment labels the cycle as scrap)")
     good_counter: str | None = Field(None, description="counter of good parts (else: a cycle without scrap is good)")
@@ -189,7 +185,7 @@ class QualityConfig(_Strict):
         return [QualityFeature(point=f) if isinstance(f, str) else f for f in self.features]
 
 
-class RulConfig(_Strict):
+class RulConfig(StrictModel):
     name: str = Field(description="idShort of the component, e.g. Tool (submodel PredictiveMaintenance_Tool)")
     point: str = Field(description="degradation indicator, e.g. Tool.Wear")
     limit: float = Field(description="value at which the component is worn out")
@@ -209,12 +205,10 @@ class RulConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _ID_SHORT.match(v) or len(v) > 100:
-            raise ValueError(f"{v!r} is not a valid idShort (letter first, then letters, digits or '_')")
-        return v
+        return check_id_short(v, max_length=100)  # the submodel's idShort is PredictiveMaintenance_<name>
 
 
-class AssetDetectionConfig(_Strict):
+class AssetDetectionConfig(StrictModel):
     asset: str = Field(description="idShort of a configured asset")
     state: StateConfig | None = None
     signals: list[SignalConfig] = []
@@ -228,7 +222,7 @@ class AssetDetectionConfig(_Strict):
         return [s.point for s in self.signals if s.preset != "counter"]
 
 
-class DetectionConfig(_Strict):
+class DetectionConfig(StrictModel):
     """Online anomaly detection, quality prediction and remaining useful life (gateway/detect)."""
 
     enabled: bool = True

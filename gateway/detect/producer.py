@@ -23,8 +23,6 @@ from basyx.aas import model
 
 from aas_models import detection as dm
 from connectors.base import Emit, WriteError
-from connectors.mqtt.config import MqttPublisherConfig
-from connectors.mqtt.topics import asset_events_topic
 from connectors.sample import Sample, now_ns, ns_to_datetime
 from gateway.config import GatewayConfig
 from gateway.derived import DerivedModel, DerivedPoint, Producer, register_factory
@@ -49,8 +47,8 @@ class DetectionProducer:
             for pid in eng.routes():
                 self._routes.setdefault(pid, []).append(eng)
         self.state_path = self.cfg.resolved_state_path(cfg.historian.path)
-        topic_prefix = next((f.sink.topic_prefix for f in cfg.forwarders if isinstance(f.sink, MqttPublisherConfig)),
-                            None)
+        # where alarm events are published, if a forwarder's connector publishes events (MQTT)
+        events = next(((f.sink, f.connector.events_topic) for f in cfg.forwarders if f.connector.events_topic), None)
         self._models: list[DerivedModel] = []
         self._events: dict[str, model.BasicEventElement] = {}  # Event point id -> its element
         self._intervals: dict[str, tuple[model.Range, str]] = {}  # DurationLow/High point id -> (Range, "min"|"max")
@@ -58,8 +56,7 @@ class DetectionProducer:
             aas_id = assets[asset_name].id
             out = dm.DetectionModels()
             alarms, quality, ruls = eng.model_specs()
-            dm.anomaly_submodel(aas_id, alarms, asset_events_topic(topic_prefix, asset_name) if topic_prefix else None,
-                                out)
+            dm.anomaly_submodel(aas_id, alarms, events[1](events[0], asset_name) if events else None, out)
             if quality:
                 dm.quality_submodel(aas_id, out)
             for r in ruls:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from aas_models import ids
 from aas_models.kpi import KPI_ID_SHORT, KpiElement, kpi_paths
 from aas_models.pvm import BY_ID_SHORT
-from gateway.config import AssetConfig, GatewayConfig, point_id
+from connectors.sample import point_id
+from gateway.config import AssetConfig, GatewayConfig
 from gateway.derived import DerivedPoint
 from gateway.kpi.calendar import ProductionCalendar
 from gateway.kpi.config import KpiConfig, resolve_point

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from connectors.config_base import KeyedError, StrictModel
 
 from connectors.sample import point_id
 from gateway.config_view import AssetView
@@ -30,17 +32,6 @@ _DAY_ALIASES = {"MON": "MO", "TUE": "TU", "WED": "WE", "THU": "TH", "FRI": "FR",
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class KpiKeyError(ValueError):
-    """A validation error that knows the key path below the `kpi` block it concerns."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
-        self.message = message
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def parse_hhmm(v: str) -> time:
@@ -50,7 +41,7 @@ def parse_hhmm(v: str) -> time:
     return time(int(m.group(1)), int(m.group(2)))
 
 
-class BreakConfig(_Strict):
+class BreakConfig(StrictModel):
     start: str = Field(description="HH:MM, local time")
     end: str = Field(description="HH:MM, local time")
 
@@ -61,7 +52,7 @@ class BreakConfig(_Strict):
         return v
 
 
-class ShiftConfig(_Strict):
+class ShiftConfig(StrictModel):
     """A shift repeating on the given weekdays (in the calendar's time zone); may cross midnight."""
 
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_ -]{0,63}$")
@@ -93,11 +84,11 @@ class ShiftConfig(_Strict):
     @model_validator(mode="after")
     def _length(self) -> ShiftConfig:
         if self.start == self.end:
-            raise KpiKeyError("end", "a shift cannot end when it starts")
+            raise KeyedError("end", "a shift cannot end when it starts")
         return self
 
 
-class CalendarConfig(_Strict):
+class CalendarConfig(StrictModel):
     """Planned busy time: shifts minus breaks and holidays, or an IDTA 02067 iCalendar file."""
 
     timezone: str = Field("UTC", description="IANA zone of the shift times, e.g. Asia/Seoul")
@@ -125,15 +116,15 @@ class CalendarConfig(_Strict):
     @model_validator(mode="after")
     def _one_source(self) -> CalendarConfig:
         if self.ical is not None and self.shifts:
-            raise KpiKeyError("ical", "give either `shifts` or `ical`, not both")
+            raise KeyedError("ical", "give either `shifts` or `ical`, not both")
         names = [s.name for s in self.shifts]
         for i, n in enumerate(names):
             if n in names[:i]:
-                raise KpiKeyError(f"shifts[{i}].name", f"shift {n!r} is defined twice")
+                raise KeyedError(f"shifts[{i}].name", f"shift {n!r} is defined twice")
         return self
 
 
-class StateConfig(_Strict):
+class StateConfig(StrictModel):
     """Where the machine state comes from and how its values map to ISO 22400 time categories.
 
     Either `point` + `map` (any state variable, e.g. Running/Idle/Alarm), or `preset: opc40001`
@@ -167,18 +158,18 @@ class StateConfig(_Strict):
     def _shape(self) -> StateConfig:
         if self.preset == "opc40001":
             if self.item_state is None:
-                raise KpiKeyError("item_state", "the opc40001 preset needs the MachineryItemState point")
+                raise KeyedError("item_state", "the opc40001 preset needs the MachineryItemState point")
             if self.point is not None or self.map:
-                raise KpiKeyError("point", "`point`/`map` are for a mapped state; the opc40001 preset uses "
+                raise KeyedError("point", "`point`/`map` are for a mapped state; the opc40001 preset uses "
                                            "`item_state` and `operation_mode`")
         else:
             if self.point is None:
-                raise KpiKeyError("point", "give the state point (and `map`), or `preset: opc40001`")
+                raise KeyedError("point", "give the state point (and `map`), or `preset: opc40001`")
             if not self.map:
-                raise KpiKeyError("map", "map at least one state value to a category "
+                raise KeyedError("map", "map at least one state value to a category "
                                          f"({', '.join(CATEGORIES)})")
             if self.item_state is not None or self.operation_mode is not None:
-                raise KpiKeyError("item_state", "`item_state`/`operation_mode` belong to `preset: opc40001`")
+                raise KeyedError("item_state", "`item_state`/`operation_mode` belong to `preset: opc40001`")
         return self
 
     def points(self) -> dict[str, str]:
@@ -190,7 +181,7 @@ class StateConfig(_Strict):
         return out
 
 
-class CountersConfig(_Strict):
+class CountersConfig(StrictModel):
     """Counter points (cumulative, any integer or float type); deltas survive resets and wrap-around."""
 
     produced: str | None = None
@@ -203,14 +194,14 @@ class CountersConfig(_Strict):
     @model_validator(mode="after")
     def _some(self) -> CountersConfig:
         if self.produced is None and self.good is None:
-            raise KpiKeyError("produced", "give at least `produced` or `good`")
+            raise KeyedError("produced", "give at least `produced` or `good`")
         return self
 
     def points(self) -> dict[str, str]:
         return {k: v for k in ("produced", "good", "scrap", "rework") if (v := getattr(self, k)) is not None}
 
 
-class KpiConfig(_Strict):
+class KpiConfig(StrictModel):
     """KPIs of one asset (ISO 22400-2), published as IDTA 02066 PVM + a KPI submodel."""
 
     state: StateConfig
@@ -231,9 +222,9 @@ class KpiConfig(_Strict):
     @model_validator(mode="after")
     def _pru(self) -> KpiConfig:
         if self.ideal_cycle_time_s is not None and self.ideal_cycle_time_point is not None:
-            raise KpiKeyError("ideal_cycle_time_point", "give ideal_cycle_time_s or ideal_cycle_time_point, not both")
+            raise KeyedError("ideal_cycle_time_point", "give ideal_cycle_time_s or ideal_cycle_time_point, not both")
         if self.max_clock_skew_s <= self.grace_s:
-            raise KpiKeyError("max_clock_skew_s", "must be larger than grace_s")
+            raise KeyedError("max_clock_skew_s", "must be larger than grace_s")
         return self
 
     def point_refs(self) -> dict[str, str]:
@@ -246,20 +237,23 @@ class KpiConfig(_Strict):
             refs["energy"] = self.energy
         return refs
 
-    def resolve_paths(self, base: Path) -> tuple[str, str] | None:
-        """Make the calendar file relative to the config file and read it; (key, problem) if it is bad."""
+    def with_calendar_resolved(self, config_dir: Path | None) -> tuple[KpiConfig, tuple[str, str] | None]:
+        """This block with its calendar file relative to the config file's folder, and (key, problem) if that
+        file cannot be used (read at load time: a bad calendar is a config error, not a surprise at the shift)."""
         ical = self.calendar.ical
         if ical is None:
-            return None
-        if "BEGIN:VCALENDAR" not in ical and not Path(ical).is_absolute():
-            self.calendar.ical = ical = str(base / ical)
+            return self, None
+        out = self
+        if config_dir is not None and "BEGIN:VCALENDAR" not in ical and not Path(ical).is_absolute():
+            ical = str(config_dir / ical)
+            out = self.model_copy(update={"calendar": self.calendar.model_copy(update={"ical": ical})})
         from gateway.kpi.ical import IcalError, load_calendar
 
         try:
             load_calendar(ical)
         except IcalError as e:
-            return "calendar.ical", str(e)
-        return None
+            return out, ("calendar.ical", str(e))
+        return out, None
 
 
 def resolve_point(ref: str, asset: str) -> str:

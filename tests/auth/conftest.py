@@ -36,14 +36,11 @@ def free_port() -> int:
 def gateway_config(tmp_path: Path) -> GatewayConfig:
     """The example config with its data in tmp_path and its machines on a port nobody listens on."""
     cfg = load_config("deploy/example-config.yaml")
-    cfg.historian.path = tmp_path / "data" / "historian.sqlite"
-    cfg.pki.path = tmp_path / "data" / "pki"
-    cfg.audit.path = tmp_path / "data" / "audit" / "audit.jsonl"
-    cfg.api.port = 0
     dead = free_port()
-    for a in cfg.assets:
-        a.source.endpoint = f"opc.tcp://127.0.0.1:{dead}/"  # type: ignore[union-attr]
-    return cfg
+    return cfg.with_overrides({
+        "historian.path": tmp_path / "data" / "historian.sqlite", "pki.path": tmp_path / "data" / "pki",
+        "audit.path": tmp_path / "data" / "audit" / "audit.jsonl", "api.port": 0,
+        **{f"assets[{i}].source.endpoint": f"opc.tcp://127.0.0.1:{dead}/" for i in range(len(cfg.assets))}})
 
 
 def keys_file(cfg: GatewayConfig) -> Path:
@@ -69,11 +66,8 @@ def gateway(tmp_path: Path) -> GatewayFactory:
     async def start(auth: ApiAuthConfig | None = None, tls: ApiTlsConfig | None = None,
                     cors: CorsConfig | None = None, cfg: GatewayConfig | None = None) -> AsyncIterator[Gateway]:
         cfg = cfg or gateway_config(tmp_path)
-        if auth is not None:
-            cfg.api.auth = auth
-        cfg.api.tls = tls
-        if cors is not None:
-            cfg.api.cors = cors
+        cfg = cfg.with_overrides({"api.tls": tls, **({"api.auth": auth} if auth is not None else {}),
+                                  **({"api.cors": cors} if cors is not None else {})})
         async with Gateway(cfg) as gw:
             yield gw
 

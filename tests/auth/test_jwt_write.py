@@ -24,7 +24,7 @@ async def test_operator_token_writes_to_the_machine_viewer_token_cannot(machines
                                                                         idp: Idp) -> None:
     cnc = await machines(CncMachine, name="CNC01", seed=3)
     cfg = gateway_config(tmp_path, cnc_asset(cnc, {"Feed.Override"}), api=True)
-    cfg.api.auth = jwt_auth(jwks_file=write_jwks(tmp_path / "jwks.json", idp))
+    cfg = cfg.with_overrides({"api.auth": jwt_auth(jwks_file=write_jwks(tmp_path / "jwks.json", idp))})
     async with Gateway(cfg) as gw, httpx.AsyncClient(timeout=10) as http:
         assert gw.api_url is not None
         url = element_url(gw.api_url, "Feed.Override")

@@ -55,8 +55,7 @@ async def test_every_route_but_liveness_needs_credentials(gateway: GatewayFactor
 async def test_anonymous_read_is_an_explicit_switch_for_reads_only(gateway: GatewayFactory, tmp_path: object) -> None:
     from pathlib import Path
 
-    cfg = gateway_config(Path(str(tmp_path)))
-    cfg.api.auth.anonymous_read = True
+    cfg = gateway_config(Path(str(tmp_path))).with_overrides({"api.auth.anonymous_read": True})
     async with gateway(cfg=cfg) as gw, httpx.AsyncClient(timeout=10) as http:
         assert gw.api is not None and gw.api_url is not None
         assert (await http.get(f"{gw.api_url}/shells")).status_code == 200

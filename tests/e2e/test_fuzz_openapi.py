@@ -46,8 +46,7 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(tmp_path: Path) 
     try:
         a = asset("CNC01", cnc, {"Feed.Override": "xs:double", "Spindle.Speed": "xs:double", "Tool.Number": "xs:int"})
         a["points"][0]["writable"] = True
-        cfg = gateway_config(tmp_path, a, api=True)
-        cfg.api.auth.anonymous_read = False
+        cfg = gateway_config(tmp_path, a, api=True).with_overrides({"api.auth.anonymous_read": False})
         async with Gateway(cfg) as gw:
             assert gw.api_url is not None
             roles: tuple[Role, ...] = ("reader", "operator", "admin")

@@ -58,7 +58,7 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
     a = asset("CNC01", cnc, {"Feed.Override": "xs:double", "Spindle.Speed": "xs:double"})
     a["points"][0]["writable"] = True
     cfg = gateway_config(tmp, a, asset("EM01", meter, {"Power.Active": "xs:double"}), api=True)
-    cfg.api.auth.anonymous_read = False
+    cfg = cfg.with_overrides({"api.auth.anonymous_read": False})
     async with Gateway(cfg) as gw:
         assert gw.api_url is not None
         token = api_key_headers(cfg, "operator")["Authorization"].removeprefix("Bearer ")

@@ -22,9 +22,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from gateway.app import Gateway
-from gateway.config import ForwarderConfig
 from gateway.demo import demo_config, start_simulators, stop_process, with_endpoints
-from gateway.runner import with_api_port
 from tests.conftest import wait_for
 from tests.influx.victoria import VictoriaMetrics
 from tests.integration.conftest import api_key_headers
@@ -63,15 +61,14 @@ class Subscriber:
 
 async def test_demo_kpis_over_rest_in_victoria_metrics_and_on_mqtt(tmp_path: Path, victoria: VictoriaMetrics,
                                                                    mosquitto: Broker) -> None:
-    cfg = with_api_port(demo_config(tmp_path / "demo"), 0)
-    assets = [a.model_copy(update={"kpi": a.kpi.model_copy(update={"update_interval_s": 1.0})}) if a.kpi else a
-              for a in cfg.assets]
-    cfg = cfg.model_copy(update={"assets": assets, "forwarders": [
-        ForwarderConfig.model_validate({"name": "tsdb", "sink": {
-            "type": "influxdb", "url": victoria.url, "org": "factory", "bucket": "line1", "token": "t"}}),
-        ForwarderConfig.model_validate({"name": "uns", "sink": {
-            "type": "mqtt", "broker": {"host": "127.0.0.1", "port": mosquitto.port}, "qos": 1,
-            "topic_prefix": "plant1/aas"}})]})
+    cfg = demo_config(tmp_path / "demo")
+    cfg = cfg.with_overrides({"api.port": 0, **{f"assets[{i}].kpi.update_interval_s": 1.0
+                                                for i, a in enumerate(cfg.assets) if a.kpi is not None},
+                              "forwarders": [
+        {"name": "tsdb", "sink": {"type": "influxdb", "url": victoria.url, "org": "factory", "bucket": "line1",
+                                  "token": "t"}},
+        {"name": "uns", "sink": {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": mosquitto.port}, "qos": 1,
+                                 "topic_prefix": "plant1/aas"}}]})
     proc, endpoints = await start_simulators(cfg, seed=3, pki_dir=tmp_path / "sim-pki")
     sub = Subscriber(mosquitto.port, "plant1/aas/CNC01/#")
     try:

@@ -45,9 +45,8 @@ def config(tmp_path: Path, sim: CncMachine, security: Any, **source: Any) -> Gat
     source.setdefault("user", {"username": "alice", "password": USERS["alice"]})
     source.setdefault("reconnect", FAST_RECONNECT)
     cfg = gateway_config(tmp_path, asset("CNC01", sim, POINTS, security=security, **source))
-    cfg.pki.path = tmp_path / "pki"  # never the cwd's data/pki
-    cfg.pki.application_uri = "urn:test:aas-edge-gateway"
-    return cfg
+    # never the cwd's data/pki
+    return cfg.with_overrides({"pki.path": tmp_path / "pki", "pki.application_uri": "urn:test:aas-edge-gateway"})
 
 
 def trust_server(cfg: GatewayConfig, sim: CncMachine) -> None:
@@ -235,7 +234,7 @@ async def test_two_secured_sources_share_one_gateway_certificate(machines: Any, 
     user = {"username": "alice", "password": USERS["alice"]}
     cfg = gateway_config(tmp_path, asset("CNC01", a, POINTS, security=sec, user=user, reconnect=FAST_RECONNECT),
                          asset("CNC02", b, POINTS, security=sec, user=user, reconnect=FAST_RECONNECT))
-    cfg.pki.path = tmp_path / "pki"
+    cfg = cfg.with_overrides({"pki.path": tmp_path / "pki"})
     async with Gateway(cfg) as gw:
         await wait_for(lambda: all(s.health().state == ConnectionState.CONNECTED for s in gw.sources.values()),
                        message="both connected")

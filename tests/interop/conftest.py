@@ -57,9 +57,9 @@ def interop_asset(name: str, server: NodeOpcuaServer, points: dict[str, str], **
 
 def interop_config(tmp_path: Path, *assets: dict[str, Any], api: bool = False, **historian: Any) -> GatewayConfig:
     cfg = gateway_config(tmp_path, *assets, api=api, **historian)
-    cfg.pki.path = tmp_path / "gateway-pki"  # never the cwd's data/pki
-    cfg.pki.application_uri = "urn:test:aas-edge-gateway"
-    return cfg
+    # never the cwd's data/pki
+    return cfg.with_overrides({"pki.path": tmp_path / "gateway-pki",
+                               "pki.application_uri": "urn:test:aas-edge-gateway"})
 
 
 def trust(cfg: GatewayConfig, server: NodeOpcuaServer) -> None:

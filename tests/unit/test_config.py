@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from connectors.opcua.config import ONE_ADDRESS, OpcUaSourceConfig
 from gateway.config import ConfigError, load_config, parse_config
 from tests.secrets import secret as register_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "example-config.yaml"
-ONE_ADDRESS = "give exactly one of 'node' or 'browse_path' (OPC UA) or 'pointer' (MQTT)"
 
 
 def _minimal() -> dict:
@@ -34,7 +34,9 @@ def _issues(data: dict, env: dict | None = None) -> list[tuple[str, str]]:
 def test_example_config_is_valid() -> None:
     cfg = load_config(EXAMPLE)
     assert [a.id_short for a in cfg.assets] == ["CNC01", "IMM01", "EM01"]
-    assert {a.source.mode for a in cfg.assets} == {"subscription", "poll"}
+    sources = [a.source for a in cfg.assets]
+    assert all(isinstance(s, OpcUaSourceConfig) for s in sources)  # `type` left out: OPC UA
+    assert {s.mode for s in sources if isinstance(s, OpcUaSourceConfig)} == {"subscription", "poll"}
 
 
 def test_minimal_config_defaults() -> None:
@@ -92,9 +94,11 @@ def test_env_and_file_secrets(tmp_path: Path) -> None:
     data = _minimal()
     data["assets"][0]["source"]["user"] = {"username": "${OPC_USER}", "password": f"${{file:{secret}}}"}
     cfg = parse_config(data, env={"OPC_USER": "gateway"})
-    user = cfg.assets[0].source.user
+    src = cfg.assets[0].source
+    assert isinstance(src, OpcUaSourceConfig)
+    user = src.user
     assert user is not None and user.username == "gateway"
-    assert user.password.get_secret_value() == "s3cret-pw"
+    assert user.password is not None and user.password.get_secret_value() == "s3cret-pw"
     assert "s3cret" not in repr(cfg)
 
 
@@ -140,11 +144,15 @@ def test_mqtt_source_points_need_pointers_and_no_opcua_addresses() -> None:
     data["assets"] = [_mqtt_asset()]
     cfg = parse_config(data, env={})
     assert cfg.assets[0].source.type == "mqtt"
-    data["assets"][0]["points"][0] = {"node": "ns=2;s=A", "path": "T", "type": "xs:double"}
+    data["assets"][0]["points"][0] = {"path": "T", "type": "xs:double"}
     assert _issues(data) == [("assets[0].points[0].pointer", "an MQTT point needs a JSON pointer, e.g. /temp")]
+    data["assets"][0]["points"][0] = {"node": "ns=2;s=A", "path": "T", "type": "xs:double"}
+    assert _issues(data) == [("assets[0].points[0].node",
+                              "unknown key: 'node' is a point field of opcua sources, not of this one")]
     data = _minimal()
     data["assets"][0]["points"][0] = {"pointer": "/t", "path": "T", "type": "xs:double"}
-    assert _issues(data) == [("assets[0].points[0]", "'topic' and 'pointer' are for MQTT sources")]
+    assert _issues(data) == [("assets[0].points[0].pointer",
+                              "unknown key: 'pointer' is a point field of mqtt sources, not of this one")]
 
 
 def test_forwarders_are_validated_with_key_paths() -> None:

@@ -1,0 +1,41 @@
+"""Registers the OPC UA source (see `connectors.registry`); asyncua is imported only to build one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from connectors.opcua.config import OpcUaPointConfig, OpcUaSourceConfig
+from connectors.registry import BuildContext, ConnectorDescriptor, SourcePoint, SourceRole, register
+
+if TYPE_CHECKING:
+    from connectors.base import Source
+
+
+def create_source(name: str, cfg: OpcUaSourceConfig, points: Sequence[SourcePoint[OpcUaPointConfig]],
+                  ctx: BuildContext) -> Source:
+    from connectors.opcua.config import OpcUaPointSpec
+    from connectors.opcua.source import OpcUaSource
+
+    specs = [OpcUaPointSpec(p.point_id, node=p.fields.node, browse_path=p.fields.browse_path,
+                            sampling_interval_ms=p.fields.sampling_interval_ms, queue_size=p.fields.queue_size,
+                            deadband=p.fields.deadband, type=p.value_type)
+             for p in points]
+    return OpcUaSource(name, cfg, specs, pki=ctx.pki)
+
+
+def endpoint(cfg: OpcUaSourceConfig) -> str:
+    return cfg.endpoint
+
+
+def summary(cfg: OpcUaSourceConfig) -> str:
+    return f"{cfg.endpoint}  mode={cfg.mode} security={cfg.security.policy}/{cfg.security.mode}"
+
+
+DESCRIPTOR = register(ConnectorDescriptor(
+    "opcua", "OPC UA",
+    source=SourceRole(config=OpcUaSourceConfig, point=OpcUaPointConfig, create=create_source, endpoint=endpoint,
+                      summary=summary, writes=True, default=True),
+    sample_config=Path(__file__).with_name("sample.yaml"),
+))
