@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 from connectors.config_base import ConnectorConfig, PointFields
 
 if TYPE_CHECKING:
-    from connectors.base import PointMeta, ForwardSink, Source
+    from connectors.base import ForwardSink, PointMeta, Source
     from connectors.opcua.pki import Pki
 
 log = logging.getLogger(__name__)

@@ -48,19 +48,6 @@ class AuditConfig(StrictModel):
     max_file_days: float = Field(30.0, gt=0, description="rotate when the current file's first record is this old, "
                                  "so retention can act on quiet logs too")
 
-    def beside(self, historian_path: Path) -> AuditConfig:
-        """This config with the path beside the historian unless one was set: the data directory holds both."""
-        if "path" in self.model_fields_set:
-            return self
-        return self.model_copy(update={"path": Path(historian_path).parent / "audit" / "audit.jsonl"})
-
-    def resolved(self, config_dir: Path, historian_path: Path) -> AuditConfig:
-        """The path as the gateway and every CLI use it: a relative one is relative to the config file,
-        none at all means beside the (already resolved) historian."""
-        if "path" in self.model_fields_set:
-            return self if self.path.is_absolute() else self.model_copy(update={"path": config_dir / self.path})
-        return self.beside(historian_path)
-
 
 def cli_actor() -> str:
     """Who runs an admin command, as the audit log names them: the operating-system user."""

@@ -11,7 +11,7 @@ from connectors.influx.segment import linked_segment
 from connectors.registry import BuildContext, ConnectorDescriptor, SinkRole, register
 
 if TYPE_CHECKING:
-    from connectors.base import PointMeta, ForwardSink
+    from connectors.base import ForwardSink, PointMeta
 
 
 def create_sink(name: str, cfg: InfluxConfig, meta: Mapping[str, PointMeta], ctx: BuildContext) -> ForwardSink:

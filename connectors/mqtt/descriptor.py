@@ -11,7 +11,7 @@ from connectors.mqtt.topics import asset_events_topic
 from connectors.registry import BuildContext, ConnectorDescriptor, SinkRole, SourcePoint, SourceRole, register
 
 if TYPE_CHECKING:
-    from connectors.base import PointMeta, ForwardSink, Source
+    from connectors.base import ForwardSink, PointMeta, Source
 
 
 def create_source(name: str, cfg: MqttSourceConfig, points: Sequence[SourcePoint[MqttPointConfig]],

@@ -189,12 +189,6 @@ class PkiConfig(StrictModel):
     validity_days: int = Field(730, ge=1, description="validity of a generated own certificate")
     renew_before_days: int = Field(30, ge=0, description="renew the own certificate when it expires this soon")
 
-    def beside(self, historian_path: Path) -> PkiConfig:
-        """This config with the folder beside the historian unless one was set (as the audit log and keys)."""
-        if "path" in self.model_fields_set:
-            return self
-        return self.model_copy(update={"path": Path(historian_path).parent / "pki"})
-
 
 @dataclass(frozen=True, slots=True)
 class OpcUaPointSpec:

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from asyncua import Client, ua
 
-from connectors.opcua import codec as _codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
+import connectors.opcua.codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 
 log = logging.getLogger(__name__)
 

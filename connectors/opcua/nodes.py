@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from asyncua import Client, ua
 
-from connectors.opcua import codec as _codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
+import connectors.opcua.codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 from connectors.opcua.limits import call_chunked
 
 # first browse-path segments that live in the OPC UA namespace 0

@@ -27,7 +27,7 @@ from asyncua.crypto import security_policies as sp
 from asyncua.crypto import uacrypto
 from cryptography import x509
 
-from connectors.opcua import codec as _codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
+import connectors.opcua.codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 from connectors.opcua.config import SECURED_POLICIES, OpcUaSourceConfig, SecurityConfig
 from connectors.opcua.pki import Pki, load_certificate_der, split_chain, thumbprint
 

@@ -26,7 +26,6 @@ import connectors.opcua.codec  # noqa: F401  (installs the Part 6 DataValue code
 from connectors import status as st
 from connectors.backoff import Backoff, tcp_reachable, wait_for_peer
 from connectors.base import ConnectionState, Emit, SourceHealth
-from connectors.opcua import codec as _codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 from connectors.opcua.config import OpcUaPointSpec, OpcUaSourceConfig
 from connectors.opcua.limits import ServerLimits, call_chunked, read_limits
 from connectors.opcua.nodes import AddressError, Namespaces, parse_browse_path, parse_node_id, translate_browse_paths

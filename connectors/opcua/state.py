@@ -7,8 +7,8 @@ from typing import Any
 
 from asyncua import ua
 
+import connectors.opcua.codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 from connectors.base import PointHealth
-from connectors.opcua import codec as _codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 from connectors.opcua.config import OpcUaPointSpec
 
 

@@ -35,7 +35,7 @@ from asyncua import Client, ua
 from asyncua.common.utils import Buffer
 from asyncua.ua import ua_binary
 
-from connectors.opcua import codec as _codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
+import connectors.opcua.codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 from connectors.opcua.limits import call_chunked
 from connectors.opcua.values import OpaqueStructure, StructValue, plain_value
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from asyncua import Client, ua
 
-from connectors.opcua import codec as _codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
+import connectors.opcua.codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 from connectors.opcua.config import OpcUaSourceConfig
 from connectors.opcua.limits import ServerLimits, call_chunked, chunked
 from connectors.opcua.state import PointState

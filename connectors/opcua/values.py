@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 from asyncua import ua
 from asyncua.ua.ua_binary import get_safe_type_hints
 
-from connectors.opcua import codec as _codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
+import connectors.opcua.codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 from connectors.sample import FLAG_SERVER_TS_INVALID, FLAG_SOURCE_TS_INVALID, Sample, timestamp_ns
 
 log = logging.getLogger(__name__)

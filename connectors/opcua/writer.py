@@ -17,9 +17,9 @@ from decimal import Decimal
 
 from asyncua import Client, ua
 
+import connectors.opcua.codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 from connectors import status as st
 from connectors.base import WriteError, WriteValueError
-from connectors.opcua import codec as _codec  # noqa: F401  (Part 6 DataValue order before any asyncua use)
 
 _VARIANT_TYPES: dict[str, ua.VariantType] = {
     "xs:boolean": ua.VariantType.Boolean,

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 
 from connectors.config_base import ConfigPath, StrictModel
-
 from gateway.auth.principal import Role
 
 # asymmetric only: an HMAC secret shared with an IdP could mint tokens; "none" is no signature at all

@@ -18,14 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.config import paths as config_paths
+
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
-
-HISTORIAN_NAME = "historian.sqlite"
-PKI_DIR_NAME = "pki"
-KEYS_FILE_NAME = "api-keys.json"
-AUDIT_FILE = Path("audit") / "audit.jsonl"
-
 
 @dataclass(frozen=True)
 class DataPaths:
@@ -39,19 +35,17 @@ class DataPaths:
 
 
 def in_data_dir(data_dir: Path) -> DataPaths:
-    """The default layout inside one data directory."""
-    return DataPaths(data_dir / HISTORIAN_NAME, data_dir / PKI_DIR_NAME, data_dir / KEYS_FILE_NAME,
-                     data_dir / AUDIT_FILE)
+    """The default layout inside one data directory (`gateway.config.paths`, where the config resolves it)."""
+    layout = config_paths.in_data_dir(data_dir)
+    return DataPaths(layout.historian, layout.pki, layout.keys_file, layout.audit)
 
 
 def of_config(cfg: GatewayConfig) -> DataPaths:
     """The paths a gateway running `cfg` uses (the config as `load_config` returned it: paths resolved)."""
-    from gateway.auth.apikeys import default_keys_file
-
-    historian = cfg.historian.path
-    return DataPaths(historian, cfg.pki.beside(historian).path,
-                     cfg.api.auth.api_keys_file or default_keys_file(historian),
-                     cfg.audit.beside(historian).path, cfg)
+    keys = cfg.api.auth.api_keys_file
+    if keys is None:  # a config validated but not resolved (parse_config without a folder)
+        keys = in_data_dir(cfg.historian.path.parent).keys_file
+    return DataPaths(cfg.historian.path, cfg.pki.path, keys, cfg.audit.path, cfg)
 
 
 def explicit(*, db: str | None = None, pki_dir: str | None = None, keys_file: str | None = None,

@@ -5,7 +5,7 @@ integrator can fix a config without reading code. What connectors exist, and so 
 `source:`, its points' protocol fields and a forwarder's `sink:` may hold, comes from the
 connector registry (`connectors.registry`), never from a list in here.
 
-Modules: `models` (the sections, frozen pydantic models), `connectors` (validation by the
+Modules: `models` (the sections, frozen pydantic models; an asset's in `assets`), `connectors` (validation by the
 registered connectors' models), `paths` (every path resolved by one set of rules), `overrides`
 (deriving a changed config), `loading` (YAML, secrets, `load_config`), `errors`.
 
@@ -18,20 +18,17 @@ Public API::
     ConfigError (.issues: list[ConfigIssue(key, message)], .report())
 """
 
+from gateway.config.assets import AssetConfig, NameplateAddress, NameplateConfig, PointConfig
 from gateway.config.errors import ConfigError, ConfigIssue, format_loc
 from gateway.config.loading import load_config, parse_config, with_overrides
 from gateway.config.models import (
     ApiConfig,
-    AssetConfig,
     ConfigOrigin,
     ForwarderConfig,
     GatewayConfig,
     GatewayIdentity,
     HistorianSettings,
     LoggingConfig,
-    NameplateAddress,
-    NameplateConfig,
-    PointConfig,
     RetentionConfig,
     source_endpoint,
     source_summary,

@@ -9,7 +9,7 @@ The models are rebuilt when the registry changes (a connector registered after t
 was read counts from the next one on).
 
 pydantic puts the union's tag into error locations (``assets.0.opcua.points.1.node``); the user
-wrote no such key, so `union_tag_at` tells the error formatter where a tag sits, to drop it.
+wrote no such key, so `gateway/config/errors.py` drops it (`union_tag_at`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pydantic import Discriminator, Field, Tag, TypeAdapter, create_model
 from connectors import registry
 from connectors.config_base import ConnectorConfig
 from connectors.registry import SourceRole
-from gateway.config.models import AssetConfig, PointConfig
+from gateway.config.assets import AssetConfig, PointConfig
 
 _point_models: dict[SourceRole[Any, Any], type[PointConfig]] = {}
 _asset_models: dict[SourceRole[Any, Any], type[AssetConfig]] = {}
@@ -110,12 +110,3 @@ def validate_sink(sink: Any) -> ConnectorConfig:
         registry.find(tag)
     out: ConnectorConfig = _adapter("sinks").validate_python(sink)
     return out
-
-
-def union_tag_at(loc: Sequence[Any]) -> str | None:
-    """'source' or 'sink' if `loc` (a pydantic error location so far) is where such a union's tag follows."""
-    if len(loc) == 2 and loc[0] == "assets" and isinstance(loc[1], int):
-        return "source"
-    if len(loc) == 3 and loc[0] == "forwarders" and isinstance(loc[1], int) and loc[2] == "sink":
-        return "sink"
-    return None

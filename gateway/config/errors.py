@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors import registry
-from gateway.config.connectors import union_tag_at
 
 
 @dataclass(frozen=True)
@@ -90,3 +89,12 @@ def _unknown_key(loc: Sequence[Any]) -> str:
         if owners:
             return f"unknown key: '{loc[-1]}' is a point field of {' and '.join(owners)} sources, not of this one"
     return "unknown key (typo?)"
+
+
+def union_tag_at(loc: Sequence[Any]) -> str | None:
+    """'source' or 'sink' if `loc` (a pydantic error location so far) is where such a union's tag follows."""
+    if len(loc) == 2 and loc[0] == "assets" and isinstance(loc[1], int):
+        return "source"
+    if len(loc) == 3 and loc[0] == "forwarders" and isinstance(loc[1], int) and loc[2] == "sink":
+        return "sink"
+    return None

@@ -11,7 +11,6 @@ ConfigError whose every issue names the key (``assets[2].points[5].node``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,23 +18,22 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr, SerializeAsAny, field_validator, model_validator
 
-from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type, parse_point_type
-from aas_models.idshort import check_id_short, check_id_short_path
 from connectors import registry
-from connectors.config_base import ConfigPath, ConnectorConfig, KeyedError, PointFields, StrictModel
+from connectors.config_base import ConfigPath, ConnectorConfig, KeyedError, StrictModel
 from connectors.opcua.config import PkiConfig
 from gateway.audit import AuditConfig
 from gateway.auth.config import ApiAuthConfig, ApiLimitsConfig, ApiTlsConfig, CorsConfig
+from gateway.config.assets import AssetConfig
+from gateway.config.connectors import validate_assets, validate_sink
+from gateway.config.errors import ConfigError, ConfigIssue
+from gateway.config.overrides import apply
+from gateway.config.paths import in_data_dir, relative_to
 from gateway.detect.config import DetectionConfig
 from gateway.detect.config import check as check_detection
-from gateway.kpi.config import KpiConfig, check_points
+from gateway.kpi.config import check_points
 
 if TYPE_CHECKING:
-    from connectors.registry import SinkRole, SourceRole
-
-# a config names a handful of types for thousands of points: resolve each name once
-_canonical_type = functools.lru_cache(maxsize=1024)(canonical_value_type)
-
+    from connectors.registry import SinkRole
 
 class GatewayIdentity(StrictModel):
     name: str = "aas-edge-gateway"
@@ -89,139 +87,6 @@ class HistorianSettings(StrictModel):
     retention: RetentionConfig = RetentionConfig()
 
 
-class NameplateAddress(StrictModel):
-    street: str | None = None
-    zipcode: str | None = None
-    city_town: str | None = None
-    national_code: str | None = Field(None, description="ISO 3166-1 country code, e.g. DE, KR")
-
-
-class NameplateConfig(StrictModel):
-    """Digital Nameplate (IDTA 02006) data of the machine."""
-
-    manufacturer_name: str
-    manufacturer_product_designation: str
-    uri_of_the_product: str | None = None
-    order_code: str | None = None
-    serial_number: str | None = None
-    year_of_construction: str | None = None
-    date_of_manufacture: str | None = None
-    hardware_version: str | None = None
-    firmware_version: str | None = None
-    software_version: str | None = None
-    country_of_origin: str | None = None
-    address: NameplateAddress | None = None
-
-
-class PointConfig(PointFields):
-    """One data point: where it lands in the AAS and what type it has.
-
-    Where it comes from (OPC UA `node`, MQTT `pointer` ...) are the fields of the asset's source's
-    point model; a validated point is an instance of a class deriving from both
-    (`gateway/config/connectors.py`), so `point.address()` and the connector's fields work on it.
-    """
-
-    submodel: str = Field("OperationalData", description="idShort of the target submodel")
-    path: str = Field(description="idShortPath inside the submodel, e.g. 'Spindle.Speed'")
-    type: str = Field(description="AAS valueType (xs:double ...) or OPC UA built-in type name (Double, "
-                      "LocalizedText, Structure ...), [] per array dimension (Double[])")
-    unit: str | None = None
-    semantic_id: str | None = None
-    description: str | None = None
-    writable: bool = False
-
-    @field_validator("submodel")
-    @classmethod
-    def _submodel(cls, v: str) -> str:
-        return check_id_short(v)
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: str) -> str:
-        return check_id_short_path(v)
-
-    @field_validator("type")
-    @classmethod
-    def _type(cls, v: str) -> str:
-        return _canonical_type(v)
-
-    @model_validator(mode="after")
-    def _fits_type(self) -> PointConfig:
-        self.check_type(self.type, self.type in NUMERIC_TYPES)  # the protocol's fields, e.g. a deadband
-        if self.writable and not parse_point_type(self.type).is_scalar_property:
-            raise KeyedError("writable", f"{self.type} values cannot be written to the machine; only single "
-                             "values (numbers, booleans, strings, date-times, ByteString, Guid, NodeId, ...) can")
-        return self
-
-    def source_address(self) -> str | None:
-        """The point's address at its source as text (node id, browse path, topic#pointer), for documentation."""
-        return self.address()
-
-
-class AssetConfig(StrictModel):
-    """One machine: its AAS identity, its source and its points.
-
-    `source` and `points` are validated with the models of the source's connector (a subclass per
-    connector type, built from the registry), so `source` is e.g. an OpcUaSourceConfig and each
-    point also an OpcUaPointConfig.
-    """
-
-    id_short: str
-    id: str = Field(description="AAS identifier (IRI), stable for the life of the asset")
-    global_asset_id: str
-    description: str | None = None
-    nameplate: NameplateConfig | None = None
-    source: SerializeAsAny[ConnectorConfig]
-    points: list[SerializeAsAny[PointConfig]] = Field(min_length=1)
-    kpi: KpiConfig | None = Field(None, description="ISO 22400 KPIs of this asset (gateway/kpi)")
-
-    @field_validator("id_short")
-    @classmethod
-    def _id_short(cls, v: str) -> str:
-        return check_id_short(v)
-
-    @model_validator(mode="after")
-    def _connector_checks(self) -> AssetConfig:
-        """What the source's connector checks across the source and its points (e.g. an MQTT topic for each)."""
-        check = self.connector.check_asset
-        for key, message in check(self.source, self.points) if check is not None else ():
-            raise KeyedError(key, message)  # one at a time, like the other cross-checks
-        return self
-
-    @model_validator(mode="after")
-    def _unique_paths(self) -> AssetConfig:
-        """No two points share a path, and no path is both a Property and the collection holding another.
-
-        Linear in points (times path depth): every path and each of its proper prefixes is looked up once.
-        """
-        seen: dict[tuple[str, str], int] = {}  # (submodel, path) -> index of the point using it
-        parents: dict[tuple[str, str], int] = {}  # (submodel, proper prefix of a path) -> first point below it
-        for i, p in enumerate(self.points):
-            key = (p.submodel, p.path)
-            if key in seen:
-                raise KeyedError(f"points[{i}].path", f"{p.submodel}/{p.path} is already used by points[{seen[key]}]")
-            if key in parents:  # this path is the collection of an earlier point
-                j = parents[key]
-                raise KeyedError(f"points[{i}].path", f"{p.path} collides with points[{j}] ({self.points[j].path})")
-            prefixes = []
-            dot = p.path.find(".")
-            while dot != -1:
-                prefixes.append((p.submodel, p.path[:dot]))
-                dot = p.path.find(".", dot + 1)
-            for pk in prefixes:  # an earlier point is a Property where this one needs a collection
-                if pk in seen:
-                    raise KeyedError(f"points[{i}].path", f"{p.path} collides with points[{seen[pk]}] ({pk[1]})")
-            seen[key] = i
-            for pk in prefixes:
-                parents.setdefault(pk, i)
-        return self
-
-    @property
-    def connector(self) -> SourceRole[Any, Any]:
-        """The registered source connector of this asset."""
-        return registry.source(self.source.type)
-
-
 class ForwarderConfig(StrictModel):
     """A northbound target fed from the historian by its own cursor (store and forward)."""
 
@@ -242,8 +107,6 @@ class ForwarderConfig(StrictModel):
     @field_validator("sink", mode="before")
     @classmethod
     def _by_connector(cls, v: Any) -> Any:
-        from gateway.config.connectors import validate_sink
-
         return validate_sink(v)
 
     @property
@@ -283,8 +146,6 @@ class GatewayConfig(StrictModel):
     @field_validator("assets", mode="before")
     @classmethod
     def _by_connector(cls, v: Any) -> Any:
-        from gateway.config.connectors import validate_assets
-
         return validate_assets(v)
 
     @model_validator(mode="after")
@@ -332,8 +193,6 @@ class GatewayConfig(StrictModel):
         `with_overrides` resolves a changed one consistently (a moved historian takes the PKI, audit log,
         key file and detector state that follow it along).
         """
-        from gateway.config.paths import resolve
-
         unresolved = self._origin.unresolved if self._origin is not None else self
         out = resolve(unresolved, config_dir, file)
         out._origin = ConfigOrigin(file, config_dir, unresolved)
@@ -349,8 +208,6 @@ class GatewayConfig(StrictModel):
         everything derived from an overridden path follows it (the PKI, audit log, key file and detector
         state beside a moved historian, unless the file set them).
         """
-        from gateway.config.overrides import apply
-
         origin = self._origin
         base = origin.unresolved if origin is not None else self
         changed = apply(base, overrides, origin.file if origin is not None else "<config>")
@@ -367,3 +224,43 @@ def source_summary(src: ConnectorConfig) -> str:
     """One line on an asset's source for `check-config` (never with credentials)."""
     role = registry.source(src.type)
     return (role.summary or role.endpoint)(src)
+
+
+def resolve(cfg: GatewayConfig, config_dir: Path | None, file: str = "<config>") -> GatewayConfig:
+    """`cfg` (as validated) with every path resolved by the rules in `gateway/config/paths.py`.
+
+    ConfigError for a bad calendar file."""
+    def here(p: Path) -> Path:
+        return p if config_dir is None or p.is_absolute() else config_dir / p
+
+    historian = here(cfg.historian.path)
+    beside = in_data_dir(historian.parent)
+    pki = here(cfg.pki.path) if "path" in cfg.pki.model_fields_set else beside.pki
+    audit = here(cfg.audit.path) if "path" in cfg.audit.model_fields_set else beside.audit
+    auth = cfg.api.auth
+    if auth.api_keys_file is None:
+        auth = auth.model_copy(update={"api_keys_file": beside.keys_file})
+    state = cfg.detection.state_path
+    state = beside.detect_state if state is None else state if state.is_absolute() else historian.parent / state
+    assets = cfg.assets
+    issues: list[ConfigIssue] = []
+    if any(a.kpi is not None and a.kpi.calendar.ical is not None for a in assets):
+        assets = []
+        for i, a in enumerate(cfg.assets):
+            if a.kpi is not None:
+                kpi, problem = a.kpi.with_calendar_resolved(config_dir)
+                if problem is not None:
+                    issues.append(ConfigIssue(f"assets[{i}].kpi.{problem[0]}", problem[1]))
+                a = a.model_copy(update={"kpi": kpi})
+            assets.append(a)
+    if issues:
+        raise ConfigError(file, issues)
+    out = cfg.model_copy(update={
+        "historian": cfg.historian.model_copy(update={"path": historian}),
+        "pki": cfg.pki.model_copy(update={"path": pki}),
+        "audit": cfg.audit.model_copy(update={"path": audit}),
+        "api": cfg.api.model_copy(update={"auth": auth}),
+        "detection": cfg.detection.model_copy(update={"state_path": state}),
+        "assets": assets,
+    })
+    return out if config_dir is None else relative_to(out, config_dir)

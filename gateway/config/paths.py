@@ -18,57 +18,36 @@ The result is a new config: validated models are never changed.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args, get_origin
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel
 
 from connectors.config_base import RelativeToConfig
 from gateway.auth.apikeys import default_keys_file
-from gateway.config.errors import ConfigError, ConfigIssue
-
-if TYPE_CHECKING:
-    from gateway.config.models import GatewayConfig
 
 M = TypeVar("M", bound=BaseModel)
 
+HISTORIAN_NAME = "historian.sqlite"
 
-def resolve(cfg: GatewayConfig, config_dir: Path | None, file: str = "<config>") -> GatewayConfig:
-    """`cfg` (as validated) with every path resolved by the rules above; ConfigError for a bad calendar file."""
-    def here(p: Path) -> Path:
-        return p if config_dir is None or p.is_absolute() else config_dir / p
 
-    historian = here(cfg.historian.path)
-    data_dir = historian.parent
-    pki = here(cfg.pki.path) if "path" in cfg.pki.model_fields_set else data_dir / "pki"
-    audit = here(cfg.audit.path) if "path" in cfg.audit.model_fields_set else data_dir / "audit" / "audit.jsonl"
-    auth = cfg.api.auth
-    if auth.api_keys_file is None:
-        auth = auth.model_copy(update={"api_keys_file": default_keys_file(historian)})
-    state = cfg.detection.state_path
-    state = data_dir / "detect-state.json" if state is None else state if state.is_absolute() else data_dir / state
-    assets = cfg.assets
-    issues: list[ConfigIssue] = []
-    if any(a.kpi is not None and a.kpi.calendar.ical is not None for a in assets):
-        assets = []
-        for i, a in enumerate(cfg.assets):
-            if a.kpi is not None:
-                kpi, problem = a.kpi.with_calendar_resolved(config_dir)
-                if problem is not None:
-                    issues.append(ConfigIssue(f"assets[{i}].kpi.{problem[0]}", problem[1]))
-                a = a.model_copy(update={"kpi": kpi})
-            assets.append(a)
-    if issues:
-        raise ConfigError(file, issues)
-    out = cfg.model_copy(update={
-        "historian": cfg.historian.model_copy(update={"path": historian}),
-        "pki": cfg.pki.model_copy(update={"path": pki}),
-        "audit": cfg.audit.model_copy(update={"path": audit}),
-        "api": cfg.api.model_copy(update={"auth": auth}),
-        "detection": cfg.detection.model_copy(update={"state_path": state}),
-        "assets": assets,
-    })
-    return out if config_dir is None else relative_to(out, config_dir)
+@dataclass(frozen=True)
+class DataLayout:
+    """What a gateway keeps in one data directory (the folder of its historian), unless the config moves it."""
+
+    historian: Path
+    pki: Path
+    keys_file: Path
+    audit: Path
+    detect_state: Path
+
+
+def in_data_dir(data_dir: Path) -> DataLayout:
+    """The default layout inside one data directory: the one definition of these names."""
+    historian = data_dir / HISTORIAN_NAME
+    return DataLayout(historian, data_dir / "pki", default_keys_file(historian), data_dir / "audit" / "audit.jsonl",
+                      data_dir / "detect-state.json")
 
 
 def relative_to(model: M, base: Path) -> M:

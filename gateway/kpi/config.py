@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from connectors.config_base import KeyedError, StrictModel
-
 from connectors.sample import point_id
 from gateway.config_view import AssetView
 
