@@ -178,7 +178,8 @@ class Gateway:
         self._g_state = Gauge("gateway_source_connected", "1 connected, 0 connecting, -1 disconnected",
                               ["asset", "endpoint"], registry=self.registry)
 
-    def _add_derived(self, producer: Producer, live: dict[str, model.Property], meta: dict[str, PointMeta]) -> None:
+    def _add_derived(self, producer: Producer, live: dict[str, model.SubmodelElement],
+                     meta: dict[str, PointMeta]) -> None:
         """Make a producer's derived points and submodels part of the pipeline, the model and the forwarders."""
         for dp in producer.points():
             self.pipeline.add_point(PointInfo(dp.point_id, dp.asset, dp.submodel, dp.path, dp.value_type, dp.unit))
