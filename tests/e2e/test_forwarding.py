@@ -49,7 +49,7 @@ class PersistentSubscriber:
                                   protocol=mqtt.MQTTv5)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
-        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]  # paho annotates int, takes float s
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_message = self._on_message
         self.client.connect_async("127.0.0.1", port, 10, clean_start=False, properties=props)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -28,7 +29,7 @@ def reference(data: list[tuple[int, object, int]], start: int, end: int, b: int)
     for seq, (ts, v, code) in enumerate(data):
         if v is None or not status.is_good(code) or not start <= ts < end:
             continue
-        groups.setdefault(ts - ts % b, []).append((ts, seq, v))  # Python's % floors, also for ts < 0
+        groups.setdefault(ts - ts % b, []).append((ts, seq, cast(float, v)))  # Python's % floors, also for ts < 0
     out = []
     for start_ns in sorted(groups):
         g = groups[start_ns]

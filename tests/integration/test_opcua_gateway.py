@@ -115,8 +115,8 @@ async def test_removed_node_marks_only_that_point_bad(machines: Any, tmp_path: P
         if server_notifies:  # some servers do report the deletion as the item's status
             assert cnc._server is not None
             await cnc._server.write_attribute_value(
-                ua.NodeId("Coolant.Temperature", cnc.namespace_index),
-                ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)))
+                ua.NodeId("Coolant.Temperature", cnc.namespace_index),  # type: ignore[arg-type]  # asyncua str subtype
+                ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)))  # type: ignore[arg-type]  # asyncua int subtype
         await cnc.remove_node("Coolant.Temperature")
         await wait_for(lambda: points["CNC01/OperationalData/Coolant.Temperature"].status == st.BAD_NODE_ID_UNKNOWN,
                        message="removed node marked BadNodeIdUnknown")
@@ -169,7 +169,7 @@ async def test_server_operation_limits_are_respected(machines: Any, tmp_path: Pa
     async with Gateway(gateway_config(tmp_path, sub, poll)) as gw:
         for name in ("S1", "S2"):
             pts = gw.sources[name].health().points
-            await wait_for(lambda pts=pts: all(p.status == st.GOOD for p in pts.values()), timeout=30,
+            await wait_for(lambda pts=pts: all(p.status == st.GOOD for p in pts.values()), timeout=30,  # type: ignore[misc]  # a lambda's default argument (binds the loop's pts)
                            message=f"all 300 points of {name} good")
         s1 = gw.sources["S1"]
         assert s1.limits.max_monitored_items_per_call == 25  # type: ignore[attr-defined]

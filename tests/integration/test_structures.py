@@ -98,6 +98,6 @@ async def test_a_variant_that_changes_type_rebuilds_its_collection(machines: Any
         text = _element(gw, "Scalar.LocalizedText")
         await wait_for(lambda: to_value(text) == [{"de-DE": "Bereit"}], message="the LocalizedText")
         assert zoo._server is not None
-        await zoo._server.write_attribute_value(ua.NodeId("Scalar.LocalizedText", zoo.namespace_index),
+        await zoo._server.write_attribute_value(ua.NodeId("Scalar.LocalizedText", zoo.namespace_index),  # type: ignore[arg-type]  # asyncua str subtype
                                                 ua.DataValue(ua.Variant(ua.LocalizedText("Ready", ""))))
         await wait_for(lambda: to_value(text) == [{"und": "Ready"}], message="a text without locale")

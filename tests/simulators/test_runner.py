@@ -23,6 +23,7 @@ def test_runner_subprocess_json_and_sigint() -> None:
         [sys.executable, "-m", "simulators", "--json", "--machine", "cnc:0", "--machine", "scale:0:n=100"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    assert proc.stdout is not None and proc.stderr is not None  # both PIPEs
     try:
         lines = []
         deadline = time.monotonic() + 30

@@ -58,18 +58,18 @@ async def test_address_space_paths_types_units_and_access(cnc: CncMachine, cnc_c
     assert cnc.node_id("Spindle.Speed") == f"ns={ns};s=Spindle.Speed"
     # browse path Objects/CNC01/Spindle/Speed resolves to the String NodeId of the dotted path
     node = await cnc_client.nodes.objects.get_child([f"{ns}:CNC01", f"{ns}:Spindle", f"{ns}:Speed"])
-    assert node.nodeid == ua.NodeId("Spindle.Speed", ns)
+    assert node.nodeid == ua.NodeId("Spindle.Speed", ns)  # type: ignore[arg-type]  # asyncua str subtype
     for path in cnc.specs:
         n = cnc_client.get_node(cnc.node_id(path))
         assert (await n.read_browse_name()).Name == path.rsplit(".", 1)[-1]
-        assert await n.read_data_type() == ua.NodeId(cnc.specs[path].vtype.value)
+        assert await n.read_data_type() == ua.NodeId(cnc.specs[path].vtype.value)  # type: ignore[arg-type]  # asyncua int subtype
     speed = cnc_client.get_node(cnc.node_id("Spindle.Speed"))
     eu = await (await speed.get_child("0:EngineeringUnits")).read_value()
     assert eu.NamespaceUri == "http://www.opcfoundation.org/UA/units/un/cefact"
     assert eu.UnitId == 5394509 and eu.DisplayName.Text == "r/min"  # "RPM"
     rng = await (await speed.get_child("0:EURange")).read_value()
     assert (rng.Low, rng.High) == (0.0, 12000.0)
-    assert await speed.read_type_definition() == ua.NodeId(ua.ObjectIds.AnalogItemType)
+    assert await speed.read_type_definition() == ua.NodeId(ua.ObjectIds.AnalogItemType)  # type: ignore[arg-type]  # asyncua int subtype
     read_only = await speed.get_access_level()
     writable = await cnc_client.get_node(cnc.node_id("Feed.Override")).get_access_level()
     assert ua.AccessLevel.CurrentWrite not in read_only and ua.AccessLevel.CurrentRead in read_only
@@ -95,7 +95,7 @@ async def test_values_move_and_subscription_receives_changes(cnc: CncMachine, cn
     try:
         await sub.subscribe_data_change(
             [cnc_client.get_node(cnc.node_id(p)) for p in ("Spindle.Speed", "Coolant.Temperature")],
-            sampling_interval=0,
+            sampling_interval=0,  # type: ignore[call-overload]  # asyncua float subtype
         )
         await eventually(lambda: len({v for p, v in received if p == "Spindle.Speed"}) >= 5)
     finally:
@@ -170,7 +170,7 @@ async def _below(client: Client, machine: Any, path: str, value: Any) -> bool:
 async def test_operation_limits_are_advertised_and_enforced(
     cnc: CncMachine, cnc_client: Client, imm: ImmMachine
 ) -> None:
-    limit_node = cnc_client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead))
+    limit_node = cnc_client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead))  # type: ignore[arg-type]  # asyncua int subtype
     assert await limit_node.read_value() == 50
     nodes = [cnc_client.get_node(cnc.node_id("Spindle.Speed"))] * 51
     with pytest.raises(BadTooManyOperations):
@@ -206,7 +206,7 @@ async def test_control_object_methods(imm: ImmMachine) -> None:
     async with Client(imm.endpoint, timeout=10) as client:
         ctl_ns = await client.get_namespace_index("urn:aas-gateway:sim:control")
         sim = await client.nodes.objects.get_child(f"{ctl_ns}:Simulator")
-        total = client.get_node(ua.NodeId("Simulator.TotalChanges", ctl_ns))
+        total = client.get_node(ua.NodeId("Simulator.TotalChanges", ctl_ns))  # type: ignore[arg-type]  # asyncua str subtype
         first_total = await total.read_value()
         await eventually(lambda: _differs(total, first_total))
         path = "Barrel.Zone1.Temperature"
