@@ -243,7 +243,7 @@ async def test_sigkill_during_forwarding_delivers_everything_committed(machines:
     sub = PersistentSubscriber(mosquitto.port, "aas/#")
 
     async def start() -> Any:
-        # the gateway's log goes to a file of the run: tests/zz_final checks it for the InfluxDB token
+        # the gateway's log goes to a file of the run: tests/secrets_check.py checks it for the InfluxDB token
         with open(tmp_path / "gateway-run.log", "ab") as log_file:  # noqa: ASYNC230 (opening a small local file)
             return await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway.cli", "run", "-c", str(cfg_file),
                                                         "--log-level", "INFO", stderr=log_file)
