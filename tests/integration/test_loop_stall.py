@@ -31,6 +31,7 @@ from tests.conftest import wait_for
 
 PROBE_EVERY_S = 0.02
 MAX_LATENCY_S = 0.05
+PROBE_FLOOR_S = 1.0
 ROUNDS = 8
 SM = encode_id("urn:test:aas:CNC01:submodels:OperationalData")
 STATUS_SM = encode_id("urn:test:aas:CNC01:submodels:GatewayStatus")
@@ -176,7 +177,9 @@ async def test_bad_and_oversized_bodies_do_not_stall_the_loop(tmp_path: Path) ->
         # did idle. Either way a parse or a write that holds the loop (2-5 s before this issue) fails it.
         limit = max(MAX_LATENCY_S, 2 * worst_idle)
         assert worst_bucket <= limit, report  # the gateway's own measure: no callback held the loop longer
-        assert max(latencies) < max(limit, 2 * max(idle)), report
+        # the probe also measures its own scheduling (another process, on a box other helpers load): a floor of
+        # 1 s, half the shortest stall this guards against, keeps a descheduled probe from failing the test
+        assert max(latencies) < max(limit, 2 * max(idle), PROBE_FLOOR_S), report
     finally:
         for proc in (gw, sim):
             if proc is not None and proc.returncode is None:

@@ -69,11 +69,17 @@ async def test_poll_mode_reads_on_schedule(machines: Any, tmp_path: Path) -> Non
         assert values == sorted(values), "the kWh register never goes back"
         group = src.poll_groups[0]  # type: ignore[attr-defined]
         loop = asyncio.get_running_loop()
-        t0, p0 = loop.time(), group.polls
-        await wait_for(lambda: group.polls >= p0 + 10, message="10 more polls")
+
+        def ticks() -> int:  # every 200 ms tick of the schedule is either a read or, if a read overran, counted
+            return int(group.polls + group.overruns)
+
+        t0, k0 = loop.time(), ticks()
+        await wait_for(lambda: ticks() >= k0 + 10, message="10 more ticks")
         elapsed = loop.time() - t0
-        # absolute schedule: 10 polls take ~2 s, not 2 s plus read time
-        assert 1.6 <= elapsed <= 2.4 + 0.2 * group.overruns, elapsed
+        # an absolute schedule follows the clock: 10 ticks take ~2 s. Bunched catch-up reads would come back to
+        # back (10 reads: ~0.1 s), so at least half the schedule must pass; at most the schedule plus 3 s, slack
+        # for a starved event loop on a loaded 2-core box (ticks it misses while starved count as overruns)
+        assert 1.0 <= elapsed <= 2.0 + 3.0, (elapsed, group.polls, group.overruns)
 
 
 async def test_restart_of_server_is_survived(machines: Any, tmp_path: Path) -> None:

