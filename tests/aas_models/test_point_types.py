@@ -140,6 +140,7 @@ def test_localized_text_locale_rules() -> None:
     assert c(Localized("", "en")) is None
 
 
+@pytest.mark.slow
 def test_model_with_every_kind_passes_aas_test_engines(tmp_path: Path) -> None:
     points = {id_short_for(t): t for t, *_ in ZOO}
     m = _asset(points)

@@ -63,6 +63,7 @@ def typed_values(draw: st.DrawFn) -> tuple[str, Any]:
 
 @settings(max_examples=1500, deadline=None)
 @given(typed_values())
+@pytest.mark.slow
 def test_property_round_trip_every_value_type(tv: tuple[str, Any]) -> None:
     vt, raw = tv
     p = model.Property("P", xs_class(vt))

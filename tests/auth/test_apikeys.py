@@ -26,6 +26,7 @@ async def cli(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
+@pytest.mark.slow
 async def test_cli_create_list_revoke_against_a_running_gateway(gateway: GatewayFactory, tmp_path: Path,
                                                                 caplog: object) -> None:
     async with gateway() as gw, httpx.AsyncClient(timeout=10) as http:

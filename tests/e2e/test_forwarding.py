@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 import yaml
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -31,6 +32,8 @@ from tests.influx.victoria import VictoriaMetrics
 from tests.integration.conftest import asset
 from tests.mqtt.broker import Broker
 from tests.secrets import secret
+
+pytestmark = pytest.mark.slow  # gateway, Mosquitto and VictoriaMetrics in their own processes; soaks and outages
 
 RUN_S = float(os.environ.get("SOAK_SECONDS", "60"))
 SCALE = {f"Vars.V{i:05d}": "xs:double" for i in range(40)}

@@ -55,6 +55,7 @@ async def run_scenario(path: Path, base: int, data: list[tuple[int, object, int]
     window=st.tuples(st.integers(-100, 10_100), st.integers(-100, 10_100)),
     b=st.integers(1, 4_000),
 )
+@pytest.mark.slow
 def test_aggregate_matches_python(base: int, data: list[tuple[int, object, int]],
                                   window: tuple[int, int], b: int) -> None:
     start, end = window

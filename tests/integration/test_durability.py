@@ -19,6 +19,8 @@ from simulators.scale import ScaleMachine
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
 
+pytestmark = pytest.mark.slow  # a long run, SIGKILL of a gateway process, bad configs in subprocesses
+
 SOAK_S = float(os.environ.get("SOAK_SECONDS", "60"))
 
 

@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from gateway.api.ids import encode_id
 from gateway.auth.apikeys import ApiKeyStore
 from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # a gateway and a simulator in their own processes, under attack
 
 PROBE_EVERY_S = 0.02
 MAX_LATENCY_S = 0.05

@@ -30,6 +30,8 @@ from simulators.cnc import CncMachine
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
 
+pytestmark = pytest.mark.slow  # a gateway on simulators; waits out a refusal window
+
 REFUSED = "CNC01/OperationalData/Spindle.Speed"
 TRIGGER = (
     "CREATE TRIGGER site_rule BEFORE INSERT ON samples "

@@ -18,6 +18,8 @@ from simulators.scale import ScaleMachine
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
 
+pytestmark = pytest.mark.slow  # a gateway on simulators over real sockets; restarts, deleted nodes
+
 CNC_POINTS = {
     "Machine.State": "xs:string", "Program.PartCount": "xs:unsignedInt", "Spindle.Speed": "xs:double",
     "Spindle.Load": "xs:double", "Axes.X.Position": "xs:double", "Tool.Wear": "xs:double",

@@ -25,6 +25,8 @@ from simulators.cnc import CncMachine
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
 
+pytestmark = pytest.mark.slow  # server outages and reconnect back-off steps of seconds
+
 POINT = "CNC01/OperationalData/Coolant.Temperature"
 
 

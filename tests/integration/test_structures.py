@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from asyncua import ua
 
 from aas_models.valueonly import to_value
@@ -18,6 +19,8 @@ from gateway.app import Gateway
 from simulators.typezoo import TypeZoo
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
+
+pytestmark = pytest.mark.slow  # a gateway on the type-zoo simulator; a server restart
 
 STRUCTS = {"Struct.Tool": "Structure", "Struct.Spindle": "Structure", "Array.Tools": "Structure[]",
            "Live.Tool": "Structure", "Scalar.Variant": "Variant", "Live.Trend": "Double[]",

@@ -196,6 +196,7 @@ async def test_birth_on_every_connect_will_on_abrupt_loss_clean_offline_on_close
     assert sub.on(asset_topic)[-1].json()["reason"] == "shutdown"
 
 
+@pytest.mark.slow
 async def test_broker_outage_mid_send_raises_transient_and_the_retry_arrives(
         mosquitto_factory: Callable[..., Broker], subscriber_factory: Callable[..., Subscriber],
         publishers: Callable[..., MqttPublisher]) -> None:

@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from asyncua import Client
+
+pytestmark = pytest.mark.slow  # the simulator runner in a subprocess
 
 REPO = Path(__file__).resolve().parents[2]
 

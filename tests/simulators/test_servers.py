@@ -167,6 +167,7 @@ async def _below(client: Client, machine: Any, path: str, value: Any) -> bool:
     return await read(client, machine, path) < value
 
 
+@pytest.mark.slow
 async def test_operation_limits_are_advertised_and_enforced(
     cnc: CncMachine, cnc_client: Client, imm: ImmMachine
 ) -> None:
@@ -252,6 +253,7 @@ async def test_setpoint_write_over_opcua_changes_the_heating_target(imm: ImmMach
         assert await client.get_node(imm.node_id("Barrel.Zone3.Setpoint")).read_value() == 150.0
 
 
+@pytest.mark.slow
 async def test_scale_10000_variables_change_at_configured_rate() -> None:
     scale = ScaleMachine(n=10_000, rate_hz=1.0)
     cpu0 = time.process_time()  # CPU, not wall time: a loaded box stretches the latter, not the work
@@ -271,6 +273,7 @@ async def test_scale_10000_variables_change_at_configured_rate() -> None:
         await scale.stop()
 
 
+@pytest.mark.slow
 async def test_stop_start_same_port_keeps_node_ids_and_state(imm: ImmMachine) -> None:
     """Runs last in this module: it restarts the shared IMM server."""
     endpoint, node_id = imm.endpoint, imm.node_id("Counters.Shots")
