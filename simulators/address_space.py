@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from asyncua import ua
 from asyncua.server.internal_server import InternalServer
 
-HAS_COMPONENT = ua.NodeId(ua.ObjectIds.HasComponent)
-HAS_PROPERTY = ua.NodeId(ua.ObjectIds.HasProperty)
-ORGANIZES = ua.NodeId(ua.ObjectIds.Organizes)
-BASE_OBJECT_TYPE = ua.NodeId(ua.ObjectIds.BaseObjectType)
-BASE_DATA_VARIABLE_TYPE = ua.NodeId(ua.ObjectIds.BaseDataVariableType)
-ANALOG_ITEM_TYPE = ua.NodeId(ua.ObjectIds.AnalogItemType)
-PROPERTY_TYPE = ua.NodeId(ua.ObjectIds.PropertyType)
+HAS_COMPONENT = ua.NodeId(ua.ObjectIds.HasComponent)  # type: ignore[arg-type]  # asyncua int subtype
+HAS_PROPERTY = ua.NodeId(ua.ObjectIds.HasProperty)  # type: ignore[arg-type]  # asyncua int subtype
+ORGANIZES = ua.NodeId(ua.ObjectIds.Organizes)  # type: ignore[arg-type]  # asyncua int subtype
+BASE_OBJECT_TYPE = ua.NodeId(ua.ObjectIds.BaseObjectType)  # type: ignore[arg-type]  # asyncua int subtype
+BASE_DATA_VARIABLE_TYPE = ua.NodeId(ua.ObjectIds.BaseDataVariableType)  # type: ignore[arg-type]  # asyncua int subtype
+ANALOG_ITEM_TYPE = ua.NodeId(ua.ObjectIds.AnalogItemType)  # type: ignore[arg-type]  # asyncua int subtype
+PROPERTY_TYPE = ua.NodeId(ua.ObjectIds.PropertyType)  # type: ignore[arg-type]  # asyncua int subtype
 
 
 @dataclass
@@ -66,7 +66,7 @@ class NodeBatch:
         attrs.DisplayName = ua.LocalizedText(name)
         attrs.Description = ua.LocalizedText(description or name)
         attrs.Value = value
-        attrs.DataType = data_type or ua.NodeId(value.VariantType.value)
+        attrs.DataType = data_type or ua.NodeId(value.VariantType.value)  # type: ignore[arg-type]  # asyncua int subtype
         attrs.ValueRank = value_rank
         if value_rank >= 1:
             attrs.ArrayDimensions = [0] * value_rank  # lengths not fixed
@@ -117,12 +117,12 @@ class NodeBatch:
             if parent_id not in parent_info:
                 attrs = parent.attributes
                 parent_info[parent_id] = (
-                    attrs[ua.AttributeIds.NodeClass].value.Value.Value,
-                    attrs[ua.AttributeIds.BrowseName].value.Value.Value,
-                    attrs[ua.AttributeIds.DisplayName].value.Value.Value,
+                    attrs[ua.AttributeIds.NodeClass].value.Value.Value,  # type: ignore[union-attr]  # set by add_nodes
+                    attrs[ua.AttributeIds.BrowseName].value.Value.Value,  # type: ignore[union-attr]  # set by add_nodes
+                    attrs[ua.AttributeIds.DisplayName].value.Value.Value,  # type: ignore[union-attr]  # set by add_nodes
                     next(
                         (r.NodeId for r in parent.references
-                         if r.IsForward and r.ReferenceTypeId == ua.NodeId(ua.ObjectIds.HasTypeDefinition)),
+                         if r.IsForward and r.ReferenceTypeId == ua.NodeId(ua.ObjectIds.HasTypeDefinition)),  # type: ignore[arg-type]  # asyncua int subtype
                         ua.NodeId(),
                     ),
                 )

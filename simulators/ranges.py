@@ -61,7 +61,7 @@ def install() -> None:
         passing = [wv for wv, bad in zip(nodes, refused, strict=True) if not bad]
         done = iter(await original(self, dataclasses.replace(params, NodesToWrite=passing), *args, **kwargs)
                     if passing else [])
-        return [ua.StatusCode(ua.StatusCodes.BadOutOfRange) if bad else next(done) for bad in refused]
+        return [ua.StatusCode(ua.StatusCodes.BadOutOfRange) if bad else next(done) for bad in refused]  # type: ignore[arg-type]  # asyncua int subtype
 
     setattr(InternalSession, "write", write)  # noqa: B010 (a patch, like simulators.limits)
     setattr(InternalSession, _PATCH_FLAG, True)

@@ -22,6 +22,7 @@ from typing import Any
 from asyncua import ua
 from asyncua.crypto import cert_gen
 from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.server.user_managers import UserManager
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -87,7 +88,7 @@ def load_der(cert: bytes | str | Path) -> bytes:
 
 
 @dataclass
-class SimUserManager:
+class SimUserManager(UserManager):
     """User accounts of a simulated machine: passwords, X.509 user certificates, optionally anonymous.
 
     asyncua answers BadUserAccessDenied when ``get_user`` returns None, which is exactly what a

@@ -79,7 +79,7 @@ class MethodError(Exception):
     """Raised by a method handler to answer the call with a specific (bad) status code."""
 
     def __init__(self, code: int, message: str = "") -> None:
-        super().__init__(message or ua.StatusCode(code).name)
+        super().__init__(message or ua.StatusCode(code).name)  # type: ignore[arg-type]  # asyncua int subtype
         self.code = code
 
 
@@ -460,7 +460,7 @@ class MachineServer:
 
     # ----------------------------------------------------------------- writing values
     def _datavalue(self, spec: VarSpec, value: Any, now: datetime) -> ua.DataValue:
-        return ua.DataValue(ua.Variant(value, spec.vtype), SourceTimestamp=now, ServerTimestamp=now)
+        return ua.DataValue(ua.Variant(value, spec.vtype), SourceTimestamp=now, ServerTimestamp=now)  # type: ignore[arg-type]  # asyncua DateTime subtype
 
     async def _publish(self, changed: dict[str, Any]) -> None:
         """Write a tick's changed values in one batch.
@@ -481,7 +481,7 @@ class MachineServer:
             attr = attrs.get(path)
             if attr is None:
                 continue
-            dv = ua.DataValue(ua.Variant(value, specs[path].vtype), SourceTimestamp=now, ServerTimestamp=now)
+            dv = ua.DataValue(ua.Variant(value, specs[path].vtype), SourceTimestamp=now, ServerTimestamp=now)  # type: ignore[arg-type]  # asyncua DateTime subtype
             attr.value = dv
             if attr.datachange_callbacks:
                 for handle, callback in list(attr.datachange_callbacks.items()):
@@ -490,14 +490,14 @@ class MachineServer:
         if self._total_attr is not None and self.total_changes != self._published_total:
             self._published_total = self.total_changes
             dv = ua.DataValue(ua.Variant(self.total_changes, ua.VariantType.UInt64),
-                              SourceTimestamp=now, ServerTimestamp=now)
+                              SourceTimestamp=now, ServerTimestamp=now)  # type: ignore[arg-type]  # asyncua DateTime subtype
             self._total_attr.value = dv
             for handle, callback in list(self._total_attr.datachange_callbacks.items()):
                 await callback(handle, dv)
 
     # ----------------------------------------------------------------- address space
     def _nid(self, path: str, ns: int | None = None) -> ua.NodeId:
-        return ua.NodeId(path, self._ns if ns is None else ns)
+        return ua.NodeId(path, self._ns if ns is None else ns)  # type: ignore[arg-type]  # asyncua int/str subtypes
 
     def _add_variable(self, batch: NodeBatch, spec: VarSpec) -> None:
         parent_path, _, leaf = spec.path.rpartition(".")
@@ -517,19 +517,19 @@ class MachineServer:
             batch.add_property(
                 nodeid, self._nid(f"{spec.path}.EngineeringUnits"), "EngineeringUnits",
                 ua.Variant(spec.unit.eu_information(), ua.VariantType.ExtensionObject),
-                ua.NodeId(ua.ObjectIds.EUInformation),
+                ua.NodeId(ua.ObjectIds.EUInformation),  # type: ignore[arg-type]  # asyncua int subtype
             )
         if analog and spec.eu_range is not None:
             batch.add_property(
                 nodeid, self._nid(f"{spec.path}.EURange"), "EURange",
                 ua.Variant(ua.Range(Low=spec.eu_range[0], High=spec.eu_range[1]), ua.VariantType.ExtensionObject),
-                ua.NodeId(ua.ObjectIds.Range),
+                ua.NodeId(ua.ObjectIds.Range),  # type: ignore[arg-type]  # asyncua int subtype
             )
 
     def _build_address_space(self) -> None:
         assert self._server is not None
         batch = NodeBatch(self._server.iserver)
-        objects = ua.NodeId(ua.ObjectIds.ObjectsFolder)
+        objects = ua.NodeId(ua.ObjectIds.ObjectsFolder)  # type: ignore[arg-type]  # asyncua int subtype
         batch.add_object(objects, self._nid(self.name), self.name, reference=ORGANIZES,
                          description=f"Simulated {self.machine_type} machine")
         folders: set[str] = set()
@@ -578,24 +578,24 @@ class MachineServer:
 
     async def _add_method(self, parent: Any, nodeid: ua.NodeId, spec: MethodSpec) -> None:
         args = [
-            ua.Argument(Name=n, DataType=ua.NodeId(t.value), ValueRank=-1, Description=ua.LocalizedText(d))
+            ua.Argument(Name=n, DataType=ua.NodeId(t.value), ValueRank=-1, Description=ua.LocalizedText(d))  # type: ignore[arg-type]  # asyncua int subtype
             for n, t, d in spec.inputs
         ]
 
         async def call(_parent: ua.NodeId, *variants: ua.Variant) -> Any:
             if len(variants) != len(spec.inputs):
-                return ua.StatusCode(ua.StatusCodes.BadArgumentsMissing if len(variants) < len(spec.inputs)
+                return ua.StatusCode(ua.StatusCodes.BadArgumentsMissing if len(variants) < len(spec.inputs)  # type: ignore[arg-type]  # asyncua int subtype
                                      else ua.StatusCodes.BadTooManyArguments)
             try:
                 result = spec.handler(*(v.Value for v in variants))
                 if asyncio.iscoroutine(result):
                     await result
             except MethodError as exc:
-                return ua.StatusCode(exc.code)
+                return ua.StatusCode(exc.code)  # type: ignore[arg-type]  # asyncua int subtype
             except KeyError:
-                return ua.StatusCode(ua.StatusCodes.BadNotFound)
+                return ua.StatusCode(ua.StatusCodes.BadNotFound)  # type: ignore[arg-type]  # asyncua int subtype
             except (ValueError, TypeError):
-                return ua.StatusCode(ua.StatusCodes.BadInvalidArgument)
+                return ua.StatusCode(ua.StatusCodes.BadInvalidArgument)  # type: ignore[arg-type]  # asyncua int subtype
             return []
 
         node = await parent.add_method(nodeid, ua.QualifiedName(spec.name, nodeid.NamespaceIndex), call, args, [])

@@ -85,15 +85,15 @@ SCALARS: dict[str, tuple[VT, Any]] = {
     "DateTime": (VT.DateTime, T0),
     "Guid": (VT.Guid, SERIAL),
     "ByteString": (VT.ByteString, b"\x00\x01\x02\xff"),
-    "XmlElement": (VT.XmlElement, ua.XmlElement('<Recipe id="7"/>')),
-    "NodeId": (VT.NodeId, ua.NodeId(85, 0)),
-    "ExpandedNodeId": (VT.ExpandedNodeId, ua.ExpandedNodeId(5001, 0, NamespaceUri="urn:vendor:types")),
-    "StatusCode": (VT.StatusCode, ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)),
+    "XmlElement": (VT.XmlElement, ua.XmlElement('<Recipe id="7"/>')),  # type: ignore[arg-type]  # asyncua str subtype
+    "NodeId": (VT.NodeId, ua.NodeId(85, 0)),  # type: ignore[arg-type]  # asyncua int subtype
+    "ExpandedNodeId": (VT.ExpandedNodeId, ua.ExpandedNodeId(5001, 0, NamespaceUri="urn:vendor:types")),  # type: ignore[arg-type]  # asyncua int/str subtypes
+    "StatusCode": (VT.StatusCode, ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)),  # type: ignore[arg-type]  # asyncua int subtype
     "QualifiedName": (VT.QualifiedName, ua.QualifiedName("Tool", 2)),
     "LocalizedText": (VT.LocalizedText, ua.LocalizedText("Bereit", "de-DE")),
-    "DataValue": (VT.DataValue, ua.DataValue(ua.Variant(21.5, VT.Double), SourceTimestamp=T0)),
-    "DiagnosticInfo": (VT.DiagnosticInfo, ua.DiagnosticInfo(SymbolicId=1, AdditionalInfo="trace",
-                                                            InnerStatusCode=ua.StatusCode(0x80000000))),
+    "DataValue": (VT.DataValue, ua.DataValue(ua.Variant(21.5, VT.Double), SourceTimestamp=T0)),  # type: ignore[arg-type]  # asyncua DateTime subtype
+    "DiagnosticInfo": (VT.DiagnosticInfo, ua.DiagnosticInfo(SymbolicId=1, AdditionalInfo="trace",  # type: ignore[arg-type]  # asyncua int/str subtypes
+                                                            InnerStatusCode=ua.StatusCode(0x80000000))),  # type: ignore[arg-type]  # asyncua int subtype
 }
 WRITABLE = {"NodeId", "Guid"}  # clients may write these (the gateway writes them in their own type)
 ARRAYS: dict[str, tuple[VT, list[Any], int]] = {
@@ -119,7 +119,7 @@ class TypeZoo(MachineServer):
     def variables(self) -> list[VarSpec]:
         specs = [VarSpec(f"Scalar.{name}", vt, value, description=f"A {name}", writable=name in WRITABLE)
                  for name, (vt, value) in SCALARS.items()]
-        specs.append(VarSpec("Scalar.Variant", VT.Int32, 7, data_type=ua.NodeId(ua.ObjectIds.BaseDataType),
+        specs.append(VarSpec("Scalar.Variant", VT.Int32, 7, data_type=ua.NodeId(ua.ObjectIds.BaseDataType),  # type: ignore[arg-type]  # asyncua int subtype
                              description="A BaseDataType variable holding an Int32"))
         specs += [VarSpec(f"Array.{name}", vt, value, value_rank=rank, description=f"An array of {vt.name}")
                   for name, (vt, value, rank) in ARRAYS.items()]
@@ -143,7 +143,7 @@ class TypeZoo(MachineServer):
         ns = await server.get_namespace_index(self.namespace_uri)
         types: dict[str, ua.NodeId] = {}
         for name, members in ENUMS.items():
-            types[name] = (await new_enum(server, ua.NodeId(name, ns), name, members)).nodeid
+            types[name] = (await new_enum(server, ua.NodeId(name, ns), name, members)).nodeid  # type: ignore[arg-type]  # asyncua int/str subtypes; new_enum only reads the list
 
         def field(f: FieldSpec) -> ua.StructureField:
             name, t, array, optional = f
@@ -151,7 +151,7 @@ class TypeZoo(MachineServer):
 
         for group, union in ((STRUCTS, False), (UNIONS, True)):
             for name, fields in group.items():
-                dtype, encs = await new_struct(server, ua.NodeId(name, ns), name, [field(f) for f in fields],
+                dtype, encs = await new_struct(server, ua.NodeId(name, ns), name, [field(f) for f in fields],  # type: ignore[arg-type]  # asyncua int/str subtypes
                                                is_union=union)
                 types[name] = dtype.nodeid
                 self.encodings[name] = encs[0].nodeid
@@ -159,7 +159,7 @@ class TypeZoo(MachineServer):
         for path, value in self._structure_values(0).items():
             self._model[path] = self.values[path] = value
         self._model["Struct.Opaque"] = self.values["Struct.Opaque"] = ua.ExtensionObject(
-            ua.NodeId(OPAQUE_ENCODING, ns), b"\x01\x02\x03")
+            ua.NodeId(OPAQUE_ENCODING, ns), b"\x01\x02\x03")  # type: ignore[arg-type]  # asyncua int/bytes subtypes
         return types
 
     def _structure_values(self, ticks: int) -> dict[str, Any]:
@@ -191,7 +191,7 @@ class TypeZoo(MachineServer):
         if attr is None:
             raise RuntimeError("the machine is not running")
         now = datetime.now(UTC)
-        dv = ua.DataValue(value, SourceTimestamp=now, ServerTimestamp=now)
+        dv = ua.DataValue(value, SourceTimestamp=now, ServerTimestamp=now)  # type: ignore[arg-type]  # asyncua DateTime subtype
         attr.value = dv
         for handle, callback in list(attr.datachange_callbacks.items()):
             await callback(handle, dv)
@@ -199,7 +199,7 @@ class TypeZoo(MachineServer):
     # --- encoding ------------------------------------------------------------------------------------
 
     def extension_object(self, type_name: str, value: dict[str, Any]) -> ua.ExtensionObject:
-        return ua.ExtensionObject(self.encodings[type_name], encode(type_name, value))
+        return ua.ExtensionObject(self.encodings[type_name], encode(type_name, value))  # type: ignore[arg-type]  # asyncua bytes subtype
 
 
 def encode(type_name: str, value: dict[str, Any]) -> bytes:

@@ -1,4 +1,4 @@
-"""Secrets the test run uses, so that its last test can show none of them reached a log or audit file.
+"""Secrets the test run uses, so that tests/secrets_check.py can show none of them reached a log or audit file.
 
 Tests wrap the literal secrets they configure in `secret(...)`; secrets made at run time (API keys,
 JWTs, private keys) are recognised by their shape instead, so a test cannot forget to register them.

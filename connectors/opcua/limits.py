@@ -53,7 +53,7 @@ async def read_limits(client: Client) -> ServerLimits:
     params = ua.ReadParameters()
     for name in names:
         rv = ua.ReadValueId()
-        rv.NodeId = ua.NodeId(_LIMIT_NODES[name][0])
+        rv.NodeId = ua.NodeId(_LIMIT_NODES[name][0])  # type: ignore[arg-type]  # asyncua int subtype
         rv.AttributeId = ua.AttributeIds.Value
         params.NodesToRead.append(rv)
     limits = ServerLimits()

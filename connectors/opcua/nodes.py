@@ -53,11 +53,11 @@ def parse_node_id(text: str, ns: Namespaces) -> ua.NodeId:
             if not sep:
                 raise AddressError(f"bad node id {text!r}: expected nsu=URI;s=...", ua.StatusCodes.BadNodeIdInvalid)
             nid = ua.NodeId.from_string(rest)
-            return ua.NodeId(nid.Identifier, ns.index(uri), nid.NodeIdType)
+            return ua.NodeId(nid.Identifier, ns.index(uri), nid.NodeIdType)  # type: ignore[arg-type]  # asyncua int subtype
         if text.startswith("ns="):
             return ua.NodeId.from_string(text)
         nid = ua.NodeId.from_string(text)
-        return ua.NodeId(nid.Identifier, ns.default_index(), nid.NodeIdType)
+        return ua.NodeId(nid.Identifier, ns.default_index(), nid.NodeIdType)  # type: ignore[arg-type]  # asyncua int subtype
     except AddressError:
         raise
     except Exception as e:
@@ -82,13 +82,13 @@ def parse_browse_path(text: str, ns: Namespaces) -> ua.BrowsePath:
         else:
             idx, name = ns.default_index(), seg
         el = ua.RelativePathElement()
-        el.ReferenceTypeId = ua.NodeId(ua.ObjectIds.HierarchicalReferences)
-        el.IsInverse = False
-        el.IncludeSubtypes = True
+        el.ReferenceTypeId = ua.NodeId(ua.ObjectIds.HierarchicalReferences)  # type: ignore[arg-type]  # asyncua int subtype
+        el.IsInverse = False  # type: ignore[assignment]  # asyncua's Boolean is a marker class
+        el.IncludeSubtypes = True  # type: ignore[assignment]  # asyncua's Boolean is a marker class
         el.TargetName = ua.QualifiedName(name, idx)
         elements.append(el)
     bp = ua.BrowsePath()
-    bp.StartingNode = ua.NodeId(ua.ObjectIds.RootFolder)
+    bp.StartingNode = ua.NodeId(ua.ObjectIds.RootFolder)  # type: ignore[arg-type]  # asyncua int subtype
     bp.RelativePath = ua.RelativePath(Elements=elements)
     return bp
 

@@ -235,16 +235,18 @@ class OpcUaSource:
         try:
             results = await call_chunked(typed, self.limits.max_nodes_per_read, read_data_types)
             data_types = {p: dv.Value.Value for p, dv in zip(typed, results, strict=True)
-                          if dv.StatusCode.is_good() and dv.Value is not None and isinstance(dv.Value.Value, ua.NodeId)}
+                          # asyncua decodes an absent StatusCode as Good, never None
+                          if dv.StatusCode.is_good()  # type: ignore[union-attr]
+                          and dv.Value is not None and isinstance(dv.Value.Value, ua.NodeId)}
             failed = await decoder.load(data_types.values())
             for p, t in data_types.items():
                 if t in failed:
                     unusable.setdefault((t.to_string(), failed[t]), []).append(p)
         except (ua.UaError, TimeoutError) as e:
             unusable[("?", f"reading structure definitions failed: {_describe(e)}")] = typed
-        for (t, why), pts in unusable.items():  # one line per type, not per point
+        for (type_text, why), pts in unusable.items():  # one line per type, not per point
             log.warning("%s: structure type %s cannot be decoded: %s; the values of its %d point(s) (%s%s) are "
-                        "kept undecoded (typeId and body) and marked Uncertain", self.name, t, why, len(pts),
+                        "kept undecoded (typeId and body) and marked Uncertain", self.name, type_text, why, len(pts),
                         pts[0].point_id, ", ..." if len(pts) > 1 else "")
             for p in pts:
                 await self._emit_status(p, ua.StatusCodes.BadDataTypeIdUnknown)

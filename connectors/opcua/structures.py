@@ -41,12 +41,12 @@ from connectors.opcua.values import OpaqueStructure, StructValue, plain_value
 
 log = logging.getLogger(__name__)
 
-_STRUCTURE = ua.NodeId(ua.ObjectIds.Structure)
+_STRUCTURE = ua.NodeId(ua.ObjectIds.Structure)  # type: ignore[arg-type]  # asyncua int subtype
 _BASE_DATA_TYPE = 24
 _ABSTRACT_VARIANT = {24, 26, 27, 28}  # BaseDataType, Number, Integer, UInteger: encoded as a Variant
 _ENUMERATION = 29
-_HAS_ENCODING = ua.NodeId(ua.ObjectIds.HasEncoding)
-_HAS_SUBTYPE = ua.NodeId(ua.ObjectIds.HasSubtype)
+_HAS_ENCODING = ua.NodeId(ua.ObjectIds.HasEncoding)  # type: ignore[arg-type]  # asyncua int subtype
+_HAS_SUBTYPE = ua.NodeId(ua.ObjectIds.HasSubtype)  # type: ignore[arg-type]  # asyncua int subtype
 _DEFAULT_BINARY = "Default Binary"
 _MAX_ROUNDS = 16  # nesting depth of structure definitions we follow
 _BROWSE_CHUNK = 200

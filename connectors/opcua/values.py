@@ -31,7 +31,7 @@ import logging
 import types
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -110,7 +110,7 @@ def expanded_node_id_text(e: ua.ExpandedNodeId) -> str:
     if not e.NamespaceUri:
         return head + ua.NodeId.to_string(e)
     uri = e.NamespaceUri.replace("%", "%25").replace(";", "%3B")
-    return f"{head}nsu={uri};{ua.NodeId(e.Identifier, 0, e.NodeIdType).to_string()}"
+    return f"{head}nsu={uri};{ua.NodeId(e.Identifier, 0, e.NodeIdType).to_string()}"  # type: ignore[arg-type]  # asyncua int subtype
 
 
 def plain_value(v: Any, decode: DecodeExtension | None = None) -> Any:
@@ -179,7 +179,7 @@ def _dataclass_fields(cls: type) -> tuple[tuple[str, ...], dict[str, str]]:
 def _hint_type(hint: Any) -> str:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        args: Sequence[Any] = [a for a in typing.get_args(hint) if a is not type(None)]
         return _hint_type(args[0]) if len(args) == 1 else "Variant"
     if origin is typing.Annotated:
         return _hint_type(typing.get_args(hint)[0])

@@ -54,7 +54,7 @@ _FROM_TEXT: dict[ua.VariantType, Callable[[str], object]] = {
     ua.VariantType.NodeId: ua.NodeId.from_string,
     ua.VariantType.ExpandedNodeId: ua.ExpandedNodeId.from_string,
     ua.VariantType.QualifiedName: ua.QualifiedName.from_string,
-    ua.VariantType.XmlElement: lambda text: ua.XmlElement(text),
+    ua.VariantType.XmlElement: lambda text: ua.XmlElement(text),  # type: ignore[arg-type]  # asyncua str subtype
 }
 _INTS = {ua.VariantType.SByte, ua.VariantType.Byte, ua.VariantType.Int16, ua.VariantType.UInt16,
          ua.VariantType.Int32, ua.VariantType.UInt32, ua.VariantType.Int64, ua.VariantType.UInt64}
@@ -96,7 +96,7 @@ def to_variant(value: object, value_type: str) -> ua.Variant:
         elif vt == ua.VariantType.StatusCode:
             if isinstance(value, bool) or not isinstance(value, int | Decimal) or not 0 <= int(value) < 2**32:
                 raise TypeError("not a status code (an integer of 32 bits)")
-            v = ua.StatusCode(int(value))
+            v = ua.StatusCode(int(value))  # type: ignore[arg-type]  # asyncua int subtype
         elif vt in _FROM_TEXT:
             if not isinstance(value, str):
                 raise TypeError("not a string")

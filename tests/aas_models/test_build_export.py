@@ -13,6 +13,7 @@ from basyx.aas.adapter.json import AASToJsonEncoder, StrictAASFromJsonDecoder, r
 from aas_models import ids
 from aas_models.environment import build_repository, export_aasx, export_json
 from aas_models.spec import AssetSpec
+from tests.aas_lookup import child
 
 
 def _check_file(path: Path, fmt: str) -> None:
@@ -73,25 +74,26 @@ def test_model_structure(specs: list[AssetSpec]) -> None:
     assert prop.get_qualifier_by_type("Unit").value == "Cel"
     assert prop.value is None
     assert prop.get_qualifier_by_type("StatusCode").value == "0x80320000"
-    setpoint = op.get_referable(["Barrel", "Zone1", "Setpoint"])
+    setpoint = child(op, ["Barrel", "Zone1", "Setpoint"], model.Property)
     assert setpoint.get_qualifier_by_type("Writable").value is True
 
     np_ = imm.submodel("Nameplate")
-    assert np_.semantic_id.key[0].value == ids.NAMEPLATE
+    assert np_.semantic_id is not None and np_.semantic_id.key[0].value == ids.NAMEPLATE
     assert isinstance(np_.get_referable("ManufacturerName"), model.MultiLanguageProperty)
     cnc_np = models["CNC01"].submodel("Nameplate")
-    addr = cnc_np.get_referable("AddressInformation")
-    assert addr.get_referable("CityTown").value["en"] == "Changwon"
+    addr = child(cnc_np, "AddressInformation", model.SubmodelElementCollection)
+    city = child(addr, "CityTown", model.MultiLanguageProperty).value
+    assert city is not None and city["en"] == "Changwon"
 
     ts = imm.submodel("TimeSeries")
-    assert ts.semantic_id.key[0].value == "https://admin-shell.io/idta/TimeSeries/1/1"
-    record = ts.get_referable(["Metadata", "Record"])
+    assert ts.semantic_id is not None and ts.semantic_id.key[0].value == "https://admin-shell.io/idta/TimeSeries/1/1"
+    record = child(ts, ["Metadata", "Record"], model.SubmodelElementCollection)
     names = [e.id_short for e in record.value]
     assert names[0] == "Time" and "Barrel_Zone1_Temperature" in names
     assert "Machine_State" not in names  # strings are not time series variables
-    linked = ts.get_referable(["Segments", "LinkedSegment"])
-    assert linked.get_referable("Endpoint").value == "http://127.0.0.1:8080/history"
-    assert linked.get_referable("State").value == "in progress"
+    linked = child(ts, ["Segments", "LinkedSegment"], model.SubmodelElementCollection)
+    assert child(linked, "Endpoint", model.Property).value == "http://127.0.0.1:8080/history"
+    assert child(linked, "State", model.Property).value == "in progress"
     rr = ts.get_referable("ReadRecords")
     assert isinstance(rr, model.Operation)
     assert [v.id_short for v in rr.input_variable] == ["Timespan"]
@@ -104,16 +106,16 @@ def test_status_submodel_update(specs: list[AssetSpec]) -> None:
     st = models["CNC01"].status
     st.update("connected", 1_700_000_000_000_000_000, 1_700_000_001_500_000_000, 2, 3, None)
     sm = st.submodel
-    assert sm.get_referable("ConnectionState").value == "connected"
-    assert sm.get_referable("StateSince").value.isoformat() == "2023-11-14T22:13:20+00:00"
-    assert sm.get_referable("LastSampleTime").value.microsecond == 500000
-    assert sm.get_referable("BadPoints").value == 2
-    assert sm.get_referable("Connects").value == 3
-    assert sm.get_referable("Points").value == 25  # CNC01 in deploy/example-config.yaml
-    assert sm.get_referable("Endpoint").value == "opc.tcp://127.0.0.1:4841/"
+    assert child(sm, "ConnectionState", model.Property).value == "connected"
+    assert child(sm, "StateSince", model.Property).value.isoformat() == "2023-11-14T22:13:20+00:00"
+    assert child(sm, "LastSampleTime", model.Property).value.microsecond == 500000
+    assert child(sm, "BadPoints", model.Property).value == 2
+    assert child(sm, "Connects", model.Property).value == 3
+    assert child(sm, "Points", model.Property).value == 25  # CNC01 in deploy/example-config.yaml
+    assert child(sm, "Endpoint", model.Property).value == "opc.tcp://127.0.0.1:4841/"
     json.loads(json.dumps(sm, cls=AASToJsonEncoder), cls=StrictAASFromJsonDecoder)
     st.update("disconnected", None, None, 0, 3, "connection refused")
-    assert sm.get_referable("LastError").value == "connection refused"
+    assert child(sm, "LastError", model.Property).value == "connection refused"
 
 
 def test_submodel_ids() -> None:

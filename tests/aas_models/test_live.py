@@ -52,7 +52,8 @@ def test_bad_status_keeps_last_value_and_is_visible() -> None:
     live.set_live_value(p, 99.0, TS + 1_000_000_000, 0x80310000)
     assert p.value == 1.0
     assert status_of(p) == 0x80310000 and _q(p, "Quality") == "Bad"
-    assert source_timestamp_of(p).second == 21  # the bad sample's time
+    ts = source_timestamp_of(p)
+    assert ts is not None and ts.second == 21  # the bad sample's time
     text = json.dumps(p, cls=AASToJsonEncoder)
     assert '"0x80310000"' in text and '"Bad"' in text
     json.loads(text, cls=StrictAASFromJsonDecoder)

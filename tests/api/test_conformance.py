@@ -25,6 +25,8 @@ from gateway.api.ids import encode_id
 from tests.api import model_data as md
 from tests.api.open_policy import open_policy
 
+pytestmark = pytest.mark.slow  # IDTA's test engine, four suites per model
+
 PREFIX = "https://admin-shell.io/aas/API/3/0/"
 SUITES = [
     "AssetAdministrationShellRepositoryServiceSpecification/SSP-002",

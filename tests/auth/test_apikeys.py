@@ -10,6 +10,7 @@ import re
 import stat
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ async def cli(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
+@pytest.mark.slow
 async def test_cli_create_list_revoke_against_a_running_gateway(gateway: GatewayFactory, tmp_path: Path,
                                                                 caplog: object) -> None:
     async with gateway() as gw, httpx.AsyncClient(timeout=10) as http:
@@ -61,7 +63,8 @@ async def test_cli_create_list_revoke_against_a_running_gateway(gateway: Gateway
             ("apikey.create", key_id, "ok", "cli"), ("apikey.revoke", key_id, "ok", "cli"),
             ("apikey.revoke", key_id, "not_found", "cli")]
         assert all(str(r["actor"]).startswith("cli:") for r in mine)
-        assert mine[0]["new"] == {"name": "grafana", "role": "reader", "expires": mine[0]["new"]["expires"]}
+        new = cast(dict[str, object], mine[0]["new"])
+        assert new == {"name": "grafana", "role": "reader", "expires": new["expires"]}
     assert key not in caplog.text  # type: ignore[attr-defined]
 
 
@@ -132,7 +135,12 @@ def test_a_wrong_secret_costs_one_scrypt_not_one_per_retry(tmp_path: Path, monke
     wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
     calls: list[int] = []
     real_hash = apikeys._hash
-    monkeypatch.setattr(apikeys, "_hash", lambda *a: calls.append(1) or real_hash(*a))
+
+    def counting_hash(*a: Any) -> Any:
+        calls.append(1)
+        return real_hash(*a)
+
+    monkeypatch.setattr(apikeys, "_hash", counting_hash)
     assert [store.verify(wrong) for _ in range(5)] == [None] * 5
     assert len(calls) == 1, "a refused secret is remembered"
     assert store.verify(key) is not None and len(calls) == 2, "the right key still verifies"

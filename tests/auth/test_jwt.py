@@ -60,6 +60,7 @@ def _hs256(signing_input: str, secret: bytes) -> str:
     return f"{signing_input}.{base64.urlsafe_b64encode(sig).decode().rstrip('=')}"
 
 
+@pytest.mark.slow
 async def test_bad_tokens_are_401_good_ones_get_their_role(gateway: GatewayFactory, idp: Idp,
                                                            tmp_path: Path) -> None:
     auth = jwt_auth(jwks_file=write_jwks(tmp_path / "jwks.json", idp))
@@ -115,6 +116,7 @@ def jwks_server(idp: Idp) -> Iterator[tuple[str, list[str]]]:
     server.server_close()
 
 
+@pytest.mark.slow
 async def test_jwks_from_a_url_is_fetched_once_and_cached(gateway: GatewayFactory, idp: Idp,
                                                           jwks_server: tuple[str, list[str]]) -> None:
     url, hits = jwks_server

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from gateway.app import Gateway
 from simulators.cnc import CncMachine
@@ -20,6 +21,7 @@ from tests.integration.conftest import gateway_config
 from tests.integration.test_write import cnc_asset, element_url, read_node
 
 
+@pytest.mark.slow
 async def test_operator_token_writes_to_the_machine_viewer_token_cannot(machines: Any, tmp_path: Path,
                                                                         idp: Idp) -> None:
     cnc = await machines(CncMachine, name="CNC01", seed=3)

@@ -22,6 +22,7 @@ def self_signed_by_cli(tmp_path: Path) -> subprocess.CompletedProcess[str]:
                           "--host", "gateway.local"], capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 async def test_https_with_a_self_signed_certificate(gateway: GatewayFactory, tmp_path: Path) -> None:
     out = await asyncio.to_thread(self_signed_by_cli, tmp_path)
     assert out.returncode == 0, out.stderr

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from basyx.aas import model
 
 from gateway.app import Gateway
@@ -32,6 +33,7 @@ def producer(gw: Gateway) -> DetectionProducer:
     return next(p for p in gw.producers if isinstance(p, DetectionProducer))
 
 
+@pytest.mark.slow
 async def test_learned_baseline_survives_a_restart(machines: Any, tmp_path: Path) -> None:
     cnc = await machines(CncMachine, name="CNC01", seed=4)
     cfg = detect_config(tmp_path, cnc, detection())

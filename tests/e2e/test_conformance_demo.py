@@ -21,6 +21,8 @@ import pytest
 
 from tests.conftest import wait_for
 
+pytestmark = pytest.mark.slow  # the demo in its own process, IDTA's test engine against it
+
 SUITES = "https://admin-shell.io/aas/API/3/0/{}ServiceSpecification/SSP-002"
 
 

@@ -11,7 +11,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # the demo in its own process
 
 
 def _series(db: Path, asset: str, path: str) -> list[tuple[int, Any, int]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 import yaml
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -31,6 +32,8 @@ from tests.influx.victoria import VictoriaMetrics
 from tests.integration.conftest import asset
 from tests.mqtt.broker import Broker
 from tests.secrets import secret
+
+pytestmark = pytest.mark.slow  # gateway, Mosquitto and VictoriaMetrics in their own processes; soaks and outages
 
 RUN_S = float(os.environ.get("SOAK_SECONDS", "60"))
 SCALE = {f"Vars.V{i:05d}": "xs:double" for i in range(40)}
@@ -49,7 +52,7 @@ class PersistentSubscriber:
                                   protocol=mqtt.MQTTv5)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
-        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]  # paho annotates int, takes float s
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_message = self._on_message
         self.client.connect_async("127.0.0.1", port, 10, clean_start=False, properties=props)
@@ -243,7 +246,7 @@ async def test_sigkill_during_forwarding_delivers_everything_committed(machines:
     sub = PersistentSubscriber(mosquitto.port, "aas/#")
 
     async def start() -> Any:
-        # the gateway's log goes to a file of the run: tests/zz_final checks it for the InfluxDB token
+        # the gateway's log goes to a file of the run: tests/secrets_check.py checks it for the InfluxDB token
         with open(tmp_path / "gateway-run.log", "ab") as log_file:  # noqa: ASYNC230 (opening a small local file)
             return await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway.cli", "run", "-c", str(cfg_file),
                                                         "--log-level", "INFO", stderr=log_file)

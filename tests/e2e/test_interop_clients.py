@@ -35,7 +35,8 @@ from simulators.energy import EnergyMeter
 from tests.conftest import wait_for
 from tests.integration.conftest import api_key_headers, asset, gateway_config
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# slow: a running gateway read and written by third-party clients
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 CNC_SM = "urn:test:aas:CNC01:submodels:OperationalData"
 

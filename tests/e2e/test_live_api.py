@@ -9,6 +9,7 @@ from statistics import fmean
 from typing import Any
 
 import httpx
+import pytest
 
 from connectors import status as st
 from connectors.sample import datetime_to_ns, ns_to_iso
@@ -16,6 +17,8 @@ from gateway.app import Gateway
 from simulators.imm import ImmMachine
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
+
+pytestmark = pytest.mark.slow  # a gateway on simulators over real sockets, for tens of seconds
 
 IMM_POINTS = {
     "Machine.State": "xs:string", "Barrel.Zone1.Temperature": "xs:double", "Barrel.Zone1.Setpoint": "xs:double",

@@ -42,6 +42,8 @@ from tests.influx.victoria import VictoriaMetrics
 from tests.integration.conftest import api_key_headers
 from tests.mqtt.broker import Broker
 
+pytestmark = pytest.mark.slow  # the type-zoo simulator in its own process and a gateway, end to end
+
 REPO = Path(__file__).resolve().parents[2]
 T0_TEXT = "2026-01-02T03:04:05.123456+00:00"
 

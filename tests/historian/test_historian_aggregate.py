@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -28,7 +29,7 @@ def reference(data: list[tuple[int, object, int]], start: int, end: int, b: int)
     for seq, (ts, v, code) in enumerate(data):
         if v is None or not status.is_good(code) or not start <= ts < end:
             continue
-        groups.setdefault(ts - ts % b, []).append((ts, seq, v))  # Python's % floors, also for ts < 0
+        groups.setdefault(ts - ts % b, []).append((ts, seq, cast(float, v)))  # Python's % floors, also for ts < 0
     out = []
     for start_ns in sorted(groups):
         g = groups[start_ns]
@@ -54,6 +55,7 @@ async def run_scenario(path: Path, base: int, data: list[tuple[int, object, int]
     window=st.tuples(st.integers(-100, 10_100), st.integers(-100, 10_100)),
     b=st.integers(1, 4_000),
 )
+@pytest.mark.slow
 def test_aggregate_matches_python(base: int, data: list[tuple[int, object, int]],
                                   window: tuple[int, int], b: int) -> None:
     start, end = window

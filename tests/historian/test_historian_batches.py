@@ -7,6 +7,7 @@ rejections and the same Records as the object path, for every kind of stored val
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from connectors.base import PointMeta
 from connectors.batch import RecordBatch
@@ -14,7 +15,7 @@ from connectors.influx.lineprotocol import LineEncoder
 from gateway.historian import Historian
 from tests.historian.conftest import sample
 
-SERIES = {
+SERIES: dict[str, tuple[str | None, list[Any]]] = {
     "M/OperationalData/Speed": ("xs:double", [1.5, 21, -0.0, float("inf"), float("nan"), None, 1e300]),
     "M/OperationalData/Count": ("xs:int", [0, 7, 2**62, 2**70, -5, 3.0, None]),
     "M/OperationalData/Running": ("xs:boolean", [True, False, 1, 0, None, True, False]),

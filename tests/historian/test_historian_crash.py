@@ -52,7 +52,7 @@ def write_and_kill(path: Path, flushes: int = 30) -> list[int]:
     )
     try:
         assert proc.stdout is not None
-        printed = []
+        printed: list[int] = []
         deadline = time.monotonic() + 60
         while len(printed) < flushes and time.monotonic() < deadline:
             line = proc.stdout.readline()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from basyx.aas import model
 
 from aas_models.ids import submodel_id
@@ -21,6 +22,8 @@ from gateway.historian import Historian
 from simulators.energy import EnergyMeter
 from tests.conftest import wait_for
 from tests.integration.conftest import api_key_headers, asset, gateway_config
+
+pytestmark = pytest.mark.slow  # a gateway on simulators over real sockets
 
 
 class CountingProducer:

@@ -23,14 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from gateway.api.ids import encode_id
 from gateway.auth.apikeys import ApiKeyStore
 from tests.conftest import wait_for
 
+pytestmark = pytest.mark.slow  # a gateway and a simulator in their own processes, under attack
+
 PROBE_EVERY_S = 0.02
 MAX_LATENCY_S = 0.05
+STALL_CEILING_S = 5.0  # see the asserts at the end
 ROUNDS = 8
 SM = encode_id("urn:test:aas:CNC01:submodels:OperationalData")
 STATUS_SM = encode_id("urn:test:aas:CNC01:submodels:GatewayStatus")
@@ -73,6 +77,13 @@ def _lag_summary(before: dict[str, float], after: dict[str, float]) -> tuple[flo
     worst = min((float(le) for le in late if le != "+Inf" and late[le] == total), default=float("inf"))
     shown = ", ".join(f"<={float(le) * 1000:g}ms: {n:.0f}" for le, n in late.items() if le != "+Inf")
     return worst, f"{total:.0f} samples ({shown})"
+
+
+def _over(before: dict[str, float], after: dict[str, float], limit: float) -> int:
+    """How many lag samples between two scrapes lie above the smallest bucket bound >= `limit`."""
+    late = {float(le): after[le] - before[le] for le in after}
+    bound = min((le for le in late if le >= limit), default=float("inf"))
+    return round(late[float("inf")] - late[bound])
 
 
 def _latency_summary(latencies: list[float]) -> str:
@@ -175,8 +186,15 @@ async def test_bad_and_oversized_bodies_do_not_stall_the_loop(tmp_path: Path) ->
         # 50 ms, unless this (shared, loaded) box already stalls the idle gateway that long: then twice what it
         # did idle. Either way a parse or a write that holds the loop (2-5 s before this issue) fails it.
         limit = max(MAX_LATENCY_S, 2 * worst_idle)
-        assert worst_bucket <= limit, report  # the gateway's own measure: no callback held the loop longer
-        assert max(latencies) < max(limit, 2 * max(idle)), report
+        # Both measures also see the box's scheduling: a gateway or probe process descheduled on a loaded 2-core
+        # box (other work shares it) shows as lag though no callback held the loop; measured here with other
+        # test suites running: one sample of 1-2.5 s among ~200. So the assert counts: a body that holds the
+        # loop does it every round (8 rounds x 3 bodies), scheduling does it once or twice; and no lag may reach
+        # the top of the stall this guards against (2-5 s), which also timed out the OPC UA session (see above).
+        assert _over(lag_before, lag_after, limit) < ROUNDS // 2, report  # the gateway's own measure
+        assert worst_bucket <= STALL_CEILING_S, report
+        probe_limit = max(limit, 2 * max(idle))
+        assert sum(t > probe_limit for t in latencies) < ROUNDS // 2 and max(latencies) < STALL_CEILING_S, report
     finally:
         for proc in (gw, sim):
             if proc is not None and proc.returncode is None:

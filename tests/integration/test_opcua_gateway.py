@@ -18,6 +18,8 @@ from simulators.scale import ScaleMachine
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
 
+pytestmark = pytest.mark.slow  # a gateway on simulators over real sockets; restarts, deleted nodes
+
 CNC_POINTS = {
     "Machine.State": "xs:string", "Program.PartCount": "xs:unsignedInt", "Spindle.Speed": "xs:double",
     "Spindle.Load": "xs:double", "Axes.X.Position": "xs:double", "Tool.Wear": "xs:double",
@@ -69,11 +71,17 @@ async def test_poll_mode_reads_on_schedule(machines: Any, tmp_path: Path) -> Non
         assert values == sorted(values), "the kWh register never goes back"
         group = src.poll_groups[0]  # type: ignore[attr-defined]
         loop = asyncio.get_running_loop()
-        t0, p0 = loop.time(), group.polls
-        await wait_for(lambda: group.polls >= p0 + 10, message="10 more polls")
+
+        def ticks() -> int:  # every 200 ms tick of the schedule is either a read or, if a read overran, counted
+            return int(group.polls + group.overruns)
+
+        t0, k0 = loop.time(), ticks()
+        await wait_for(lambda: ticks() >= k0 + 10, message="10 more ticks")
         elapsed = loop.time() - t0
-        # absolute schedule: 10 polls take ~2 s, not 2 s plus read time
-        assert 1.6 <= elapsed <= 2.4 + 0.2 * group.overruns, elapsed
+        # an absolute schedule follows the clock: 10 ticks take ~2 s. Bunched catch-up reads would come back to
+        # back (10 reads: ~0.1 s), so at least half the schedule must pass; at most the schedule plus 3 s, slack
+        # for a starved event loop on a loaded 2-core box (ticks it misses while starved count as overruns)
+        assert 1.0 <= elapsed <= 2.0 + 3.0, (elapsed, group.polls, group.overruns)
 
 
 async def test_restart_of_server_is_survived(machines: Any, tmp_path: Path) -> None:
@@ -115,8 +123,8 @@ async def test_removed_node_marks_only_that_point_bad(machines: Any, tmp_path: P
         if server_notifies:  # some servers do report the deletion as the item's status
             assert cnc._server is not None
             await cnc._server.write_attribute_value(
-                ua.NodeId("Coolant.Temperature", cnc.namespace_index),
-                ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)))
+                ua.NodeId("Coolant.Temperature", cnc.namespace_index),  # type: ignore[arg-type]  # asyncua str subtype
+                ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)))  # type: ignore[arg-type]  # asyncua int subtype
         await cnc.remove_node("Coolant.Temperature")
         await wait_for(lambda: points["CNC01/OperationalData/Coolant.Temperature"].status == st.BAD_NODE_ID_UNKNOWN,
                        message="removed node marked BadNodeIdUnknown")
@@ -169,7 +177,7 @@ async def test_server_operation_limits_are_respected(machines: Any, tmp_path: Pa
     async with Gateway(gateway_config(tmp_path, sub, poll)) as gw:
         for name in ("S1", "S2"):
             pts = gw.sources[name].health().points
-            await wait_for(lambda pts=pts: all(p.status == st.GOOD for p in pts.values()), timeout=30,
+            await wait_for(lambda pts=pts: all(p.status == st.GOOD for p in pts.values()), timeout=30,  # type: ignore[misc]  # a lambda's default argument (binds the loop's pts)
                            message=f"all 300 points of {name} good")
         s1 = gw.sources["S1"]
         assert s1.limits.max_monitored_items_per_call == 25  # type: ignore[attr-defined]

@@ -25,6 +25,8 @@ from simulators.cnc import CncMachine
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
 
+pytestmark = pytest.mark.slow  # server outages and reconnect back-off steps of seconds
+
 POINT = "CNC01/OperationalData/Coolant.Temperature"
 
 
@@ -65,7 +67,6 @@ async def test_values_resume_within_seconds_of_a_restart_with_one_session(
         before = len(sessions)
         await cnc.start()  # same port, same node ids
         back_ns = time.time_ns()
-        back = time.monotonic()
 
         async def new_value() -> Any:
             await gw.historian.flush()
@@ -77,7 +78,6 @@ async def test_values_resume_within_seconds_of_a_restart_with_one_session(
         print(f"first value {resumed_s:.2f} s after the server was reachable again")
         # the bound is 3 s; 5 s leaves room for a loaded 2-core box and is far from the old 14 s
         assert resumed_s < 5.0, resumed_s
-        assert time.monotonic() - back < 20
         assert len(sessions) - before == 1, "exactly one CreateSession after the restart"
         assert src.health().connects == 2
 
@@ -90,12 +90,11 @@ async def test_a_server_that_refuses_the_session_is_retried_once_per_step(
               reconnect={"initial_delay_s": 1.0, "max_delay_s": 2.0, "jitter": 0.0})
     async with Gateway(gateway_config(tmp_path, a)) as gw:
         src = gw.sources["CNC01"]
-        await wait_for(lambda: len(sessions) >= 1, message="a first session attempt")
-        first = sessions[0]
-        await wait_for(lambda: time.monotonic() - first > 7.0, timeout=15, message="7 s of refusals")
-        made = [t - first for t in sessions if t - first <= 7.0]
-        # steps of 1, 2, 2, 2 s: attempts at about 0, 1, 3, 5, 7 s; probing (every 0.5 s) would make ~14
-        assert 3 <= len(made) <= 5, made
+        # steps of 1, 2, 2 s: attempts at about 0, 1, 3, 5 s; probing (a TCP connect every 0.5 s) would
+        # also open a session every 0.5 s. Counted by events, not in a time window: the gaps between session
+        # attempts are at least the backoff step; a loaded box can only make them longer, never shorter.
+        await wait_for(lambda: len(sessions) >= 4, timeout=30, message="four session attempts")
+        made = [t - sessions[0] for t in sessions]
         assert all(b - a >= 0.9 for a, b in itertools.pairwise(made)), made
         assert src.health().connects == 0
         assert "BadUserAccessDenied" in (src.health().last_error or "")

@@ -35,6 +35,8 @@ from tests.integration.conftest import asset, gateway_config
 from tests.plant_ca import PlantCa
 from tests.secrets import secret
 
+pytestmark = pytest.mark.slow  # secured sessions with every policy; certificates made per test
+
 POINTS = {"Spindle.Speed": "xs:double", "Axes.X.Position": "xs:double"}
 USERS = {"alice": secret("s3cret-alice")}
 # three reconnect attempts a second: an untrusted server is retried quickly once trusted

@@ -23,6 +23,8 @@ from simulators.cnc import CncMachine
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
 
+pytestmark = pytest.mark.slow  # a gateway on simulators over real sockets
+
 PATH = "Coolant.Temperature"
 NULL_TIME = ua.win_epoch_to_datetime(0)  # OPC UA DateTime 0, as asyncua decodes it: 1601-01-01
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from asyncua import ua
 
 from aas_models.valueonly import to_value
@@ -18,6 +19,8 @@ from gateway.app import Gateway
 from simulators.typezoo import TypeZoo
 from tests.conftest import wait_for
 from tests.integration.conftest import asset, gateway_config
+
+pytestmark = pytest.mark.slow  # a gateway on the type-zoo simulator; a server restart
 
 STRUCTS = {"Struct.Tool": "Structure", "Struct.Spindle": "Structure", "Array.Tools": "Structure[]",
            "Live.Tool": "Structure", "Scalar.Variant": "Variant", "Live.Trend": "Double[]",
@@ -98,6 +101,6 @@ async def test_a_variant_that_changes_type_rebuilds_its_collection(machines: Any
         text = _element(gw, "Scalar.LocalizedText")
         await wait_for(lambda: to_value(text) == [{"de-DE": "Bereit"}], message="the LocalizedText")
         assert zoo._server is not None
-        await zoo._server.write_attribute_value(ua.NodeId("Scalar.LocalizedText", zoo.namespace_index),
+        await zoo._server.write_attribute_value(ua.NodeId("Scalar.LocalizedText", zoo.namespace_index),  # type: ignore[arg-type]  # asyncua str subtype
                                                 ua.DataValue(ua.Variant(ua.LocalizedText("Ready", ""))))
         await wait_for(lambda: to_value(text) == [{"und": "Ready"}], message="a text without locale")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from asyncua import Client
 
 from connectors.base import ConnectionState
@@ -15,6 +16,8 @@ from gateway.app import Gateway
 from simulators.cnc import CncMachine
 from tests.conftest import wait_for
 from tests.integration.conftest import api_key_headers, asset, gateway_config
+
+pytestmark = pytest.mark.slow  # writes through a gateway to a simulator over real sockets
 
 POINTS = {"Feed.Override": "xs:double", "Spindle.Speed": "xs:double", "Tool.Number": "xs:int"}
 AAS_ID = "urn:test:aas:CNC01"

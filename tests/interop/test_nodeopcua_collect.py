@@ -33,6 +33,8 @@ from tests.interop.conftest import (
 from tests.interop.nodeopcua_peer import NodeOpcuaServer
 from tests.secrets import secret
 
+pytestmark = pytest.mark.slow  # node-opcua servers in their own processes; restarts
+
 OUTAGE_S = 20.0
 UINT32 = "UInt32"  # the counters' OPC UA type, named as an integrator reads it off the server
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from connectors import sample as samples
 from connectors import status as st
 from gateway.app import Gateway
 from tests.conftest import wait_for
 from tests.interop.conftest import StartServer, counter_names, good_values, holds, interop_asset, interop_config, stored
 from tests.interop.nodeopcua_peer import VALUES
+
+pytestmark = pytest.mark.slow  # node-opcua servers in their own processes
 
 CHANGES = 10
 TIME_CASES = [k for k in VALUES["timestamps"] if not k.startswith("_")]

@@ -29,7 +29,8 @@ from tests.conftest import wait_for
 from tests.interop.conftest import SUBMODEL, interop_asset, interop_config, stored
 from tests.interop.nodeopcua_peer import VALUES, NodeOpcuaServer
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# slow: a node-opcua server in its own process
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 SCALARS: dict[str, Any] = VALUES["scalars"]
 ARRAYS: dict[str, list[Any]] = VALUES["arrays"]

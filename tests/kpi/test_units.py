@@ -190,6 +190,7 @@ def test_effective_time_is_clamped_into_grace_before_arrival() -> None:
     assert effective_ts(200, 105, g) == 105  # a clock ahead: never after arrival
 
 
+@pytest.mark.slow
 def test_cnc_simulator_counts_good_and_scrap_and_states_deterministically() -> None:
     def run(seed: int) -> tuple[Any, ...]:
         m = CncMachine(seed=seed)

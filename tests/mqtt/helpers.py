@@ -44,7 +44,7 @@ class Subscriber:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, m: mqtt.MQTTMessage) -> None:
         with self.lock:
-            self.messages.append(Msg(m.topic, m.payload, bool(m.retain), m.qos))
+            self.messages.append(Msg(m.topic, bytes(m.payload), bool(m.retain), m.qos))
 
     def on(self, topic: str) -> list[Msg]:
         with self.lock:

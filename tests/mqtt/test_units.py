@@ -103,10 +103,10 @@ def test_parse_timestamp(value: object, fmt: str, expected: int | None) -> None:
 def test_config_rules() -> None:
     assert TlsConfig().verify is True
     with pytest.raises(ValidationError):
-        BrokerConfig(host="h", password="x")  # type: ignore[arg-type]
+        BrokerConfig(host="h", password="x")
     with pytest.raises(ValidationError):
         TlsConfig(certfile="c.pem")
-    b = BrokerConfig(host="h", tls=TlsConfig(ca_file="ca.pem"), username="u", password="secret")  # type: ignore[arg-type]
+    b = BrokerConfig(host="h", tls=TlsConfig(ca_file="ca.pem"), username="u", password="secret")
     assert b.effective_port == 8883 and b.url == "mqtts://h:8883"
     assert "secret" not in repr(b) and "secret" not in str(b.model_dump())
     for prefix in ["a/+", "a//b", "$SYS", ""]:

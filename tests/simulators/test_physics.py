@@ -55,6 +55,7 @@ def test_monotonic_counter_rejects_decrement() -> None:
     assert c.value == 2
 
 
+@pytest.mark.slow
 def test_counters_never_decrease() -> None:
     imm, cnc, em = ImmMachine(seed=5), CncMachine(seed=5), EnergyMeter(seed=5)
     last: dict[str, float] = {}
@@ -94,6 +95,7 @@ def test_imm_barrel_heats_towards_setpoint_and_follows_a_new_setpoint() -> None:
     assert imm.values["Barrel.Zone1.Temperature"] < before - 10.0  # cooling towards ambient
 
 
+@pytest.mark.slow
 def test_imm_scrap_rises_while_barrel_is_off_setpoint() -> None:
     hot = ImmMachine(seed=2)
     run(hot, 2500)

@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from asyncua import Client
+
+pytestmark = pytest.mark.slow  # the simulator runner in a subprocess
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,6 +26,7 @@ def test_runner_subprocess_json_and_sigint() -> None:
         [sys.executable, "-m", "simulators", "--json", "--machine", "cnc:0", "--machine", "scale:0:n=100"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    assert proc.stdout is not None and proc.stderr is not None  # both PIPEs
     try:
         lines = []
         deadline = time.monotonic() + 30

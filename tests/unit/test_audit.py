@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gateway.audit import AuditConfig, AuditLog, read_records, rotated_files
 
 
@@ -180,6 +182,7 @@ log.close()
 """
 
 
+@pytest.mark.slow
 def test_two_processes_and_threads_append_whole_lines(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     n = 150
@@ -220,6 +223,7 @@ def test_two_processes_and_threads_append_whole_lines(tmp_path: Path) -> None:
     assert stamps == sorted(stamps)
 
 
+@pytest.mark.slow
 def test_cli_export(tmp_path: Path) -> None:
     path = tmp_path / "audit" / "audit.jsonl"
     t0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -251,6 +255,7 @@ def test_cli_export(tmp_path: Path) -> None:
     assert run("--audit-path", str(path), "export", "--from", "yesterday").returncode == 2
 
 
+@pytest.mark.slow
 def test_gateway_and_cli_find_the_same_audit_file_from_any_cwd(tmp_path: Path) -> None:
     """Relative paths are relative to the config file (like the historian's), never to the cwd."""
     from gateway.config import load_config

@@ -116,6 +116,7 @@ def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
     assert str(f) in ei.value.report() and "line" in ei.value.report()
 
 
+@pytest.mark.slow
 def test_check_config_cli(tmp_path: Path) -> None:
     data = _minimal()
     data["assets"][0]["points"][0]["node"] = None

@@ -102,8 +102,7 @@ def test_check_config_of_100000_points_is_fast_and_still_finds_collisions(tmp_pa
     print(f"check-config of 100,000 points: {cpu:.2f} s CPU, {wall:.2f} s wall")
     # the bound, on the process's own CPU time: a loaded machine stretches wall time, not work
     # (before this change: 14-17 s for 5,000 points, minutes for 100,000)
-    assert cpu < 5.0, f"{cpu:.2f} s CPU"
-    assert wall < 60, f"{wall:.1f} s wall"
+    assert cpu < 5.0, f"{cpu:.2f} s CPU"  # the wall time is the box's load; the subprocess timeout bounds it
 
     bad = tmp_path / "bad.yaml"
     with bad.open("w") as f:

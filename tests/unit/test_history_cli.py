@@ -4,9 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from connectors.sample import Sample, now_ns
 from gateway.config import HistorianSettings
 from gateway.historian import Historian
+
+pytestmark = pytest.mark.slow  # the CLI in subprocesses
 
 
 async def test_history_lists_points_and_shows_samples_and_buckets(tmp_path: Path) -> None:

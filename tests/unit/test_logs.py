@@ -1,5 +1,6 @@
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -27,7 +28,7 @@ def test_text_format_is_one_line_with_utc_time() -> None:
 
 
 @pytest.fixture
-def restore_logging():  # type: ignore[no-untyped-def]
+def restore_logging() -> Iterator[None]:
     root, aua = logging.getLogger(), logging.getLogger("asyncua")
     saved = (list(root.handlers), root.level, aua.level, logging.getLogger("uvicorn.access").level)
     yield

@@ -9,10 +9,10 @@ optional fields, unions, matrices in fields, a type without definition, a body t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from asyncua import ua
+from asyncua import Client, ua
 from asyncua.ua import ua_binary
 
 from aas_models.datatypes import coercer
@@ -23,8 +23,21 @@ P = ua_binary.Primitives
 NS = 3
 
 
-def nid(i: int) -> ua.NodeId:
-    return ua.NodeId(i, NS)
+# asyncua annotates identifiers, bodies and codes with its own int/bytes subclasses; plain values are what it
+# takes at run time, so the helpers below build its objects from plain values in one place each
+
+
+def nid(i: int, ns: int = NS) -> ua.NodeId:
+    return ua.NodeId(i, ns)  # type: ignore[arg-type]  # asyncua int subtype
+
+
+def extension(type_id: int, encoded: bytes) -> ua.ExtensionObject:
+    """An ExtensionObject of our test namespace's encoding `type_id` with `encoded` as its body."""
+    return ua.ExtensionObject(nid(type_id), encoded)  # type: ignore[arg-type]  # asyncua bytes subtype
+
+
+def decoder(server: FakeServer) -> StructureDecoder:
+    return StructureDecoder(cast(Client, server), 1000, "test")  # FakeServer answers what the decoder calls
 
 
 def sfield(name: str, dtype: ua.NodeId, rank: int = -1, optional: bool = False) -> ua.StructureField:
@@ -38,7 +51,7 @@ def sdef(fields: list[ua.StructureField], encoding: ua.NodeId | None,
     d = ua.StructureDefinition()
     d.Fields, d.StructureType = fields, kind
     d.DefaultEncodingId = encoding or ua.NodeId()
-    d.BaseDataType = base or ua.NodeId(ua.ObjectIds.Structure)
+    d.BaseDataType = base or nid(ua.ObjectIds.Structure, 0)
     return d
 
 
@@ -70,7 +83,7 @@ class FakeServer:
             elif rv.NodeId in self.definitions:
                 out.append(ua.DataValue(ua.Variant(self.definitions[rv.NodeId], ua.VariantType.ExtensionObject)))
             else:
-                out.append(ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadAttributeIdInvalid)))
+                out.append(ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadAttributeIdInvalid)))  # type: ignore[arg-type]  # asyncua int subtype
         return out
 
     async def browse(self, params: ua.BrowseParameters) -> list[ua.BrowseResult]:
@@ -79,7 +92,7 @@ class FakeServer:
         for d in params.NodesToBrowse:
             r = ua.BrowseResult()
             r.StatusCode = ua.StatusCode()
-            if d.ReferenceTypeId == ua.NodeId(ua.ObjectIds.HasSubtype):
+            if d.ReferenceTypeId == nid(ua.ObjectIds.HasSubtype, 0):
                 parent = self.supertypes.get(d.NodeId)
                 r.References = [ref(parent)] if parent is not None else []
             elif d.BrowseDirection == ua.BrowseDirection.Forward:
@@ -93,16 +106,16 @@ class FakeServer:
 
 def zoo() -> FakeServer:
     s = FakeServer()
-    dbl, i32, txt = ua.NodeId(11), ua.NodeId(6), ua.NodeId(21)
+    dbl, i32, txt = nid(11, 0), nid(6, 0), nid(21, 0)
     s.definitions[nid(10)] = sdef([sfield("X", dbl), sfield("Y", dbl)], nid(110))  # Point
-    s.supertypes[nid(20)] = ua.NodeId(12)  # SerialText: a vendor alias of String
+    s.supertypes[nid(20)] = nid(12, 0)  # SerialText: a vendor alias of String
     s.definitions[nid(30)] = sdef([sfield("Name", nid(20)), sfield("At", nid(10)), sfield("Path", nid(10), rank=1),
                                    sfield("Grid", i32, rank=2), sfield("Label", txt),
-                                   sfield("Took", ua.NodeId(290))], nid(130))  # Job (290: Duration -> Double)
+                                   sfield("Took", nid(290, 0))], nid(130))  # Job (290: Duration -> Double)
     s.definitions[nid(40)] = sdef([sfield("Speed", dbl), sfield("Torque", dbl, optional=True),
-                                   sfield("Alarm", ua.NodeId(12), optional=True)], nid(140),
+                                   sfield("Alarm", nid(12, 0), optional=True)], nid(140),
                                   ua.StructureType.StructureWithOptionalFields)
-    s.definitions[nid(50)] = sdef([sfield("Length", dbl), sfield("Count", ua.NodeId(7))], nid(150),
+    s.definitions[nid(50)] = sdef([sfield("Length", dbl), sfield("Count", nid(7, 0))], nid(150),
                                   ua.StructureType.Union)
     # a subtype whose definition lists only its own field (some servers do): Point's fields go first
     s.definitions[nid(60)] = sdef([sfield("Z", dbl)], nid(160), base=nid(10))
@@ -122,7 +135,7 @@ def point(x: float, y: float) -> bytes:
 
 async def test_load_reads_only_what_is_needed_in_few_requests() -> None:
     server = zoo()
-    dec = StructureDecoder(server, 1000, "test")
+    dec = decoder(server)
     assert await dec.load([nid(30), nid(40), nid(50), nid(60), nid(70)]) == {}
     # round 1: 5 definitions; round 2: Point and the alias; 1 browse for the alias, 1 for the missing encoding
     assert server.calls <= 5
@@ -130,13 +143,13 @@ async def test_load_reads_only_what_is_needed_in_few_requests() -> None:
 
 
 async def test_decoding_follows_the_definitions() -> None:
-    dec = StructureDecoder(zoo(), 1000, "test")
+    dec = decoder(zoo())
     await dec.load([nid(30), nid(40), nid(50), nid(60), nid(70)])
     job = body(P.String.pack("J-1"), point(1.0, 2.0), P.Int32.pack(2), point(3.0, 4.0), point(5.0, 6.0),
                P.Int32.pack(2), P.Int32.pack(2), P.Int32.pack(3), *(P.Int32.pack(i) for i in range(6)),
                ua_binary.pack_uatype(ua.VariantType.LocalizedText, ua.LocalizedText("Fertig", "de")),
                P.Double.pack(1.5))
-    v = dec.decode(ua.ExtensionObject(nid(130), job))
+    v = dec.decode(extension(130, job))
     assert isinstance(v, StructValue) and not isinstance(v, OpaqueStructure)
     assert v == {"Name": "J-1", "At": {"X": 1.0, "Y": 2.0}, "Path": [{"X": 3.0, "Y": 4.0}, {"X": 5.0, "Y": 6.0}],
                  "Grid": [[0, 1, 2], [3, 4, 5]], "Label": "Fertig", "Took": 1.5}
@@ -147,40 +160,40 @@ async def test_decoding_follows_the_definitions() -> None:
     assert aas == {"Name": "J-1", "At": {"X": 1.0, "Y": 2.0}, "Path": [{"X": 3.0, "Y": 4.0}, {"X": 5.0, "Y": 6.0}],
                    "Grid": [[0, 1, 2], [3, 4, 5]], "Label": [{"de": "Fertig"}], "Took": 1.5}
 
-    spindle = dec.decode(ua.ExtensionObject(nid(140), P.UInt32.pack(0b10) + P.Double.pack(8000.0)
+    spindle = dec.decode(extension(140, P.UInt32.pack(0b10) + P.Double.pack(8000.0)
                                             + P.String.pack("Overload")))
     assert spindle == {"Speed": 8000.0, "Torque": None, "Alarm": "Overload"}
-    assert dec.decode(ua.ExtensionObject(nid(150), P.UInt32.pack(2) + P.UInt32.pack(7))) == {"Count": 7}
-    assert dec.decode(ua.ExtensionObject(nid(150), P.UInt32.pack(0))) == {}
-    sub = dec.decode(ua.ExtensionObject(nid(160), point(1.0, 2.0) + P.Double.pack(3.0)))
+    assert dec.decode(extension(150, P.UInt32.pack(2) + P.UInt32.pack(7))) == {"Count": 7}
+    assert dec.decode(extension(150, P.UInt32.pack(0))) == {}
+    sub = dec.decode(extension(160, point(1.0, 2.0) + P.Double.pack(3.0)))
     assert sub == {"X": 1.0, "Y": 2.0, "Z": 3.0}
-    assert dec.decode(ua.ExtensionObject(nid(170), P.Int32.pack(-4))) == {"Value": -4}
+    assert dec.decode(extension(170, P.Int32.pack(-4))) == {"Value": -4}
 
 
 async def test_what_cannot_be_decoded_is_kept_whole() -> None:
     server = zoo()
     server.definitions[nid(80)] = sdef([sfield("Odd", nid(81))], nid(180))  # 81: neither definition nor supertype
-    dec = StructureDecoder(server, 1000, "test")
+    dec = decoder(server)
     failed = await dec.load([nid(30), nid(80)])
     assert set(failed) == {nid(80)} and "supertype" in failed[nid(80)]
-    truncated = dec.decode(ua.ExtensionObject(nid(130), P.String.pack("J-1") + b"\x00"))
-    unknown = dec.decode(ua.ExtensionObject(nid(999), b"\x01\x02"))
+    truncated = dec.decode(extension(130, P.String.pack("J-1") + b"\x00"))
+    unknown = dec.decode(extension(999, b"\x01\x02"))
     for v in (truncated, unknown):
         assert isinstance(v, OpaqueStructure) and isinstance(v["body"], bytes)
     assert unknown == {"typeId": "ns=3;i=999", "body": b"\x01\x02"} and nid(999) in dec.misses
     assert coercer("Structure")(unknown) == {"typeId": "ns=3;i=999", "body": "AQI="}
     # a sample of it is stored, marked Uncertain, not dropped and not turned into text
-    s = to_sample("A/OperationalData/S", ua.DataValue(ua.Variant(ua.ExtensionObject(nid(999), b"\x01"))), 1,
+    s = to_sample("A/OperationalData/S", ua.DataValue(ua.Variant(extension(999, b"\x01"))), 1,
                   lambda var: plain_value(var.Value, dec.decode))
     assert s.status == 0x40000000 and s.value == {"typeId": "ns=3;i=999", "body": b"\x01"}
 
 
 async def test_unknown_encodings_seen_in_values_are_looked_up_later() -> None:
     server = zoo()
-    dec = StructureDecoder(server, 1000, "test")
-    assert isinstance(dec.decode(ua.ExtensionObject(nid(110), point(1.0, 2.0))), OpaqueStructure)
+    dec = decoder(server)
+    assert isinstance(dec.decode(extension(110, point(1.0, 2.0))), OpaqueStructure)
     await dec.resolve_misses()
-    assert dec.decode(ua.ExtensionObject(nid(110), point(1.0, 2.0))) == {"X": 1.0, "Y": 2.0}
+    assert dec.decode(extension(110, point(1.0, 2.0))) == {"X": 1.0, "Y": 2.0}
     calls = server.calls
     await dec.resolve_misses()  # nothing left to look up: no requests
     assert server.calls == calls
@@ -199,11 +212,11 @@ def test_variants_carry_their_type(value: ua.Variant, expected: dict[str, Any]) 
 
 
 def test_plain_values_never_repr() -> None:
-    assert plain_value(ua.NodeId("Line.Speed", 2)) == "ns=2;s=Line.Speed"
-    assert plain_value(ua.ExpandedNodeId(5, 0, NamespaceUri="urn:a;b")) == "nsu=urn:a%3Bb;i=5"
+    assert plain_value(ua.NodeId("Line.Speed", 2)) == "ns=2;s=Line.Speed"  # type: ignore[arg-type]  # asyncua int/str subtypes
+    assert plain_value(ua.ExpandedNodeId(5, 0, NamespaceUri="urn:a;b")) == "nsu=urn:a%3Bb;i=5"  # type: ignore[arg-type]  # asyncua int/str subtypes
     assert plain_value(ua.QualifiedName("Tool", 2)) == "2:Tool"
-    assert plain_value(ua.XmlElement("<a/>")) == "<a/>"
-    assert plain_value(ua.StatusCode(0x80340000)) == 0x80340000
+    assert plain_value(ua.XmlElement("<a/>")) == "<a/>"  # type: ignore[arg-type]  # asyncua str subtype
+    assert plain_value(ua.StatusCode(0x80340000)) == 0x80340000  # type: ignore[arg-type]  # asyncua int subtype
     assert plain_value(ua.LocalizedText(None, None)) is None
     rng = plain_value(ua.Range(1.0, 2.0))  # a standard structure asyncua decodes itself
     assert rng == {"Low": 1.0, "High": 2.0} and rng.field_types == {"Low": "Double", "High": "Double"}

@@ -43,19 +43,19 @@ def test_values_that_do_not_fit_are_type_mismatches(value: object, value_type: s
 
 async def test_no_session_is_not_connected() -> None:
     with pytest.raises(WriteError) as e:
-        await write_value(None, ua.NodeId(1, 2), 1.0, "xs:double", 1.0)
+        await write_value(None, ua.NodeId(1, 2), 1.0, "xs:double", 1.0)  # type: ignore[arg-type]  # asyncua int subtype
     assert e.value.status == "BadNotConnected"
 
 
 @pytest.mark.parametrize(("value", "value_type", "vt", "expected"), [
-    ("ns=2;s=Line.Speed", "NodeId", ua.VariantType.NodeId, ua.NodeId("Line.Speed", 2)),
+    ("ns=2;s=Line.Speed", "NodeId", ua.VariantType.NodeId, ua.NodeId("Line.Speed", 2)),  # type: ignore[arg-type]  # asyncua int/str subtypes
     ("nsu=urn:x;i=5", "ExpandedNodeId", ua.VariantType.ExpandedNodeId,
-     ua.ExpandedNodeId(5, 0, NamespaceUri="urn:x")),
+     ua.ExpandedNodeId(5, 0, NamespaceUri="urn:x")),  # type: ignore[arg-type]  # asyncua int/str subtypes
     ("2:Tool", "QualifiedName", ua.VariantType.QualifiedName, ua.QualifiedName("Tool", 2)),
     ("72962b91-fa75-4ae6-8d28-b404dc7daf63", "Guid", ua.VariantType.Guid,
      uuid.UUID("72962b91-fa75-4ae6-8d28-b404dc7daf63")),
-    ("<a/>", "XmlElement", ua.VariantType.XmlElement, ua.XmlElement("<a/>")),
-    (0x80340000, "StatusCode", ua.VariantType.StatusCode, ua.StatusCode(0x80340000)),
+    ("<a/>", "XmlElement", ua.VariantType.XmlElement, ua.XmlElement("<a/>")),  # type: ignore[arg-type]  # asyncua str subtype
+    (0x80340000, "StatusCode", ua.VariantType.StatusCode, ua.StatusCode(0x80340000)),  # type: ignore[arg-type]  # asyncua int subtype
     (b"\x00\x01", "xs:base64Binary", ua.VariantType.ByteString, b"\x00\x01"),
 ])
 def test_opcua_text_types_are_written_in_their_own_type(value: object, value_type: str, vt: ua.VariantType,
