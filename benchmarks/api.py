@@ -31,9 +31,11 @@ loop and HTTP parser each gateway process really used is read from its memory ma
 
 Figures: requests/s per measurement (median of the rounds) and ratios ours / BaSyx, both as the
 ratio of the medians and as the median of the per-round ratios (each round's pair ran minutes apart
-at most). Targets (issue 11): fast-path $value >= 3x BaSyx's element GET, whole submodel >= 1.0x
-BaSyx's. Every measurement records the server's CPU, wrk's, the simulators', the rest of the
-machine's, and the machine's load average, so a loaded run can be recognised.
+at most); and the server CPU each answer cost (BaSyx's / ours, median of the rounds), which moves
+least when other work shares the machine. Targets (issue 11): fast-path $value >= 3x BaSyx's
+element GET, whole submodel >= 1.0x BaSyx's. Every measurement records the server's CPU, wrk's, the
+simulators', the rest of the machine's, and the machine's load average, so a loaded run can be
+recognised.
 
 Requirements (once):
     apt-get install -y wrk                  # the load generator (Debian package)
@@ -576,15 +578,23 @@ def summarise(rounds: list[dict[str, dict[str, Any]]], loops: list[str], workers
             entry: dict[str, Any] = {}
             for key, (ours, theirs) in pairs.items():
                 per_round = [ratio(rd[ours]["requests_per_s"], rd[theirs]["requests_per_s"]) for rd in rounds]
+                # server CPU per request (theirs / ours): what each answer costs, whatever else ran meanwhile
+                cpu = [ratio(rd[theirs]["server_cpu_ms_per_request"], rd[ours]["server_cpu_ms_per_request"])
+                       for rd in rounds]
                 entry[key] = {"ratio_of_medians": ratio(summary[ours]["requests_per_s_median"],
                                                         summary[theirs]["requests_per_s_median"]),
                               "median_of_round_ratios": round(statistics.median(per_round), 2),
-                              "round_ratios": per_round}
+                              "round_ratios": per_round,
+                              "server_cpu_per_request_theirs_over_ours": round(statistics.median(cpu), 2),
+                              "server_cpu_per_request_round_ratios": cpu}
             ratios[f"ours_{loop}_vs_basyx_{w}_workers"] = entry
     if "default" in loops and "uvloop" in loops:
         ratios["uvloop_vs_default_loop"] = {
-            k: ratio(summary[f"ours[uvloop] {v}"]["requests_per_s_median"],
-                     summary[f"ours[default] {v}"]["requests_per_s_median"])
+            k: {"requests_per_s": ratio(summary[f"ours[uvloop] {v}"]["requests_per_s_median"],
+                                        summary[f"ours[default] {v}"]["requests_per_s_median"]),
+                "server_cpu_per_request_default_over_uvloop": round(statistics.median(
+                    ratio(rd[f"ours[default] {v}"]["server_cpu_ms_per_request"],
+                          rd[f"ours[uvloop] {v}"]["server_cpu_ms_per_request"]) for rd in rounds), 2)}
             for k, v in KINDS.items() if k != "element"}
     return {"summary": summary, "ratios": ratios}
 
@@ -788,7 +798,8 @@ def main() -> int:
         if key == "uvloop_vs_default_loop":
             print(f"uvloop / default loop: {entry}")
             continue
-        print(f"{key}: " + ", ".join(f"{k} {v['ratio_of_medians']}x (rounds {v['round_ratios']})"
+        print(f"{key}: " + ", ".join(f"{k} {v['ratio_of_medians']}x (rounds {v['round_ratios']}; server CPU per"
+                                      f" request BaSyx/ours {v['server_cpu_per_request_theirs_over_ours']})"
                                       for k, v in entry.items()))
     for key in ("value_fast_path_vs_element_get", "whole_submodel_get"):
         t = results["target"][key]
