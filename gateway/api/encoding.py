@@ -48,8 +48,13 @@ def encoder(with_blob: bool) -> type[Encoder]:
     return Encoder if with_blob else _WithoutBlobEncoder
 
 
+def dumps(data: Any, cls: type[json.JSONEncoder]) -> str:
+    """The one way response JSON is written (compact, UTF-8): `submodel_cache` splices pieces of it."""
+    return json.dumps(data, cls=cls, separators=(",", ":"), ensure_ascii=False)
+
+
 def json_response(data: Any, *, with_blob: bool = False, status: int = 200) -> Response:
-    body = json.dumps(data, cls=encoder(with_blob), separators=(",", ":"), ensure_ascii=False).encode()
+    body = dumps(data, encoder(with_blob)).encode()
     return Response(body, status_code=status, media_type="application/json")
 
 

@@ -23,6 +23,7 @@ from gateway.api.ids import page, paged_body
 from gateway.api.modifiers import (
     CursorParam,
     ExtentParam,
+    Level,
     LevelParam,
     LimitParam,
     check_metadata,
@@ -30,6 +31,7 @@ from gateway.api.modifiers import (
     level_of,
     with_blob,
 )
+from gateway.api.submodel_cache import SubmodelJsonCache
 
 SubmodelDep = Callable[..., Awaitable[model.Submodel]]
 Target = tuple[model.Submodel, model.SubmodelElement, str]
@@ -72,9 +74,14 @@ def submodel_router(submodel_dep: SubmodelDep, history: HistoryBackend | None, t
 
     # --- the submodel itself --------------------------------------------------------------------------------
 
+    # the whole submodel is what dashboards poll: its JSON is kept and only what changed is re-encoded
+    whole = SubmodelJsonCache()
+
     @router.get("", summary="The submodel (Normal)")
     async def get_submodel(submodel: SM, level: LevelParam = None, extent: ExtentParam = None) -> Response:
         blob = with_blob(extent)
+        if level_of(level) is Level.deep:
+            return Response(whole.normal(submodel, blob), media_type="application/json")
         return enc.json_response(enc.normal(submodel, level_of(level), blob), with_blob=blob)
 
     # clients (and aas-test-engines) also ask for the service root with a trailing slash
