@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from basyx.aas import model
 from prometheus_client import CollectorRegistry, Gauge
@@ -46,6 +46,9 @@ from gateway.malloc_tuning import keep_mmap_threshold
 from gateway.operations import add_operations_routes
 from gateway.pipeline import Pipeline, PointInfo
 from gateway.value_writer import ValueWriter, WritePoint
+
+if TYPE_CHECKING:
+    from gateway.ui.dashboard import Dashboard
 
 API_BASE_PATH = "/api/v3.0"
 
@@ -172,6 +175,7 @@ class Gateway:
                         f"Linked_{f.name.replace('-', '_').replace('.', '_')}",
                         f"History of {a.id_short} in InfluxDB ({f.name})", endpoint, query)
         self.api: ApiServer | None = None
+        self.dashboard: Dashboard | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self.loop_lag = LoopLag(self.registry)
@@ -222,6 +226,7 @@ class Gateway:
         from gateway.api import create_app
         from gateway.api.admin_routes import admin_router
         from gateway.auth.policy import AccessPolicy
+        from gateway.ui.dashboard import install_dashboard
 
         mapping = [(submodel_id(a.id, p.submodel), p.path, point_id(a.id_short, p.submodel, p.path))
                    for a in self.cfg.assets for p in a.points]
@@ -232,6 +237,7 @@ class Gateway:
                          base_path=API_BASE_PATH, access=access, cors=self.cfg.api.cors, limits=self.cfg.api.limits)
         add_operations_routes(app, self)
         app.include_router(admin_router(pki=lambda: self.pki, keys=access.api_keys, audit=self.audit))
+        self.dashboard = install_dashboard(app, self, access)  # the operator's web UI at / (gateway/ui)
         log.info("REST API accepts: %s", access.describe())
         self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port, tls=self.cfg.api.tls,
                              limits=self.cfg.api.limits, http=self.cfg.api.http)
@@ -301,6 +307,8 @@ class Gateway:
         if not self._started:
             return
         self._started = False
+        if self.dashboard is not None:
+            self.dashboard.close()  # its live streams would hold the API server open
         if self.api is not None:
             await self.api.stop()
         for t in self._tasks:

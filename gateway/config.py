@@ -39,6 +39,7 @@ from gateway.config_yaml import gc_paused, load_yaml
 from gateway.detect.config import DetectionConfig
 from gateway.detect.config import check as check_detection
 from gateway.kpi.config import KpiConfig, check_points
+from gateway.ui.config import UiConfig
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PATH_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -78,6 +79,14 @@ class ApiConfig(_Strict):
     limits: ApiLimitsConfig = ApiLimitsConfig()
     http: Literal["httptools", "h11"] = Field(
         "httptools", description="uvicorn's HTTP parser: httptools (fast, the default) or h11 (pure Python)")
+    ui: UiConfig = Field(UiConfig(), description="the operator's dashboard at / (gateway/ui)")
+
+    @model_validator(mode="after")
+    def _oidc_needs_jwt(self) -> ApiConfig:
+        if self.ui.oidc is not None and self.auth.jwt is None:
+            raise _KeyedError("ui.oidc", "single sign-on checks the IdP's tokens like the API does: configure "
+                                         "api.auth.jwt (issuer, audience, JWKS, roles) too")
+        return self
 
 
 class RetentionConfig(_Strict):
