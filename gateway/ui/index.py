@@ -251,6 +251,8 @@ class DashboardIndex:
         out: dict[str, Any] = {"category": ua.category()}
         if source is not None:
             h = source.health()
+            if h.state.value != "connected":  # what the machine was doing before is no news of what it does now
+                out["category"] = categories.UNKNOWN
             out.update(state=h.state.value, since=_iso(h.state_since_ns), lastSample=_iso(h.last_sample_ns),
                        error=h.last_error if h.state.value != "connected" else None, badPoints=h.bad_points,
                        points=len(h.points))

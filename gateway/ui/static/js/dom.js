@@ -1,4 +1,4 @@
-// Building DOM without innerHTML: every text goes through textContent, so nothing a machine or a user
+// Building DOM from elements and text nodes only (no HTML strings): every text goes through textContent, so nothing a machine or a user
 // sent can become markup (and the CSP forbids inline script anyway).
 
 export function h(tag, attrs = {}, ...children) {
