@@ -21,6 +21,7 @@ export function renderValue(el, entry, { type, unit } = {}) {
   el.classList.toggle('q-bad', quality === 'Bad');
   el.classList.toggle('q-uncertain', quality === 'Uncertain');
   el.dataset.quality = quality || '';
+  el.dataset.ts = ts || '';
   const parts = [h('span', { class: 'v', text: fmt.value(v, type) })];
   if (unit && v !== null && v !== undefined) parts.push(h('span', { class: 'unit', text: ` ${unit}` }));
   if (status === 0x80320000 && (v === null || v === undefined)) {
