@@ -8,7 +8,7 @@ import httpx
 
 from tests.auth.conftest import GatewayFactory, free_port, gateway, gateway_config, new_key  # noqa: F401
 
-__all__ = ["free_port", "gateway", "gateway_config", "new_key", "sign_in"]
+__all__ = ["base", "free_port", "gateway", "gateway_config", "new_key", "sign_in"]
 
 
 async def sign_in(http: httpx.AsyncClient, key: str) -> dict[str, Any]:
@@ -16,3 +16,9 @@ async def sign_in(http: httpx.AsyncClient, key: str) -> dict[str, Any]:
     r = await http.post("/ui/auth/login", json={"apiKey": key})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def base(gw: Any) -> str:
+    """http://127.0.0.1:PORT of a started gateway's API server."""
+    assert gw.api is not None
+    return str(gw.api.base_url)

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from gateway.audit import AuditConfig, AuditLog, rotated_files
-from tests.ui.conftest import GatewayFactory, gateway_config, new_key
+from tests.ui.conftest import GatewayFactory, base, gateway_config, new_key
 
 
 def fill(path: Path) -> None:
@@ -25,7 +25,7 @@ async def test_audit_query_filters_and_reads_rotated_files(gateway: GatewayFacto
     admin, operator = new_key(cfg, "admin"), new_key(cfg, "operator")
     fill(cfg.audit.path)
     assert len(rotated_files(cfg.audit.path)) >= 2
-    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=gw.api.base_url,
+    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=base(gw),
                                                          headers={"X-API-Key": admin}) as http:
         body = (await http.get("/admin/audit")).json()
         ours = [r for r in body["records"] if r["action"] in ("write", "pki.trust", "pki.untrust")]

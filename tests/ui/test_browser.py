@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import statistics
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,7 +82,8 @@ def test_sign_in_and_the_overview_lists_the_three_machines(context: BrowserConte
 
 def chart_data(page: Page) -> dict[str, Any]:
     return page.evaluate("""() => { const d = document.querySelector('.trend-plot').agwData;
-        return {mode: d.mode, x: d.x, y: d.y, min: d.min, max: d.max, bucket: d.bucket, start: d.start, end: d.end}; }""")
+        return {mode: d.mode, x: d.x, y: d.y, min: d.min, max: d.max, bucket: d.bucket,
+                start: d.start, end: d.end}; }""")
 
 
 def iso(sec: float) -> str:

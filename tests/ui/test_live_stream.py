@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from connectors.sample import Sample, now_ns
-from tests.ui.conftest import GatewayFactory, gateway_config, new_key, sign_in
+from tests.ui.conftest import GatewayFactory, base, gateway_config, new_key, sign_in
 
 ZONE1 = "IMM01/OperationalData/Barrel.Zone1.Temperature"
 STATE = "IMM01/OperationalData/Machine.State"
@@ -22,12 +22,12 @@ STATE = "IMM01/OperationalData/Machine.State"
 
 async def events(r: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
     """(event, data) of a Server-Sent Events response."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     async for line in r.aiter_lines():
         if line == "":
             if data:
                 yield event, json.loads("\n".join(data))
-            event, data = "message", []
+            event, data = "message", list[str]()
         elif line.startswith("event: "):
             event = line[7:]
         elif line.startswith("data: "):
@@ -46,7 +46,7 @@ async def test_a_sample_reaches_the_stream_within_a_second_with_its_quality(gate
                                                                            tmp_path: Path) -> None:
     cfg = gateway_config(tmp_path)
     key = new_key(cfg, "reader")
-    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=gw.api.base_url, timeout=30) as http:
+    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=base(gw), timeout=30) as http:
         await sign_in(http, key)
         async with http.stream("GET", "/ui/api/stream", params={"view": "asset:IMM01"}) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
@@ -79,7 +79,7 @@ async def test_a_sample_reaches_the_stream_within_a_second_with_its_quality(gate
             assert status["strip"]["sources"] == {"connected": 0, "total": 3}
             assert status["assets"]["IMM01"]["category"] == "unknown"  # not connected: never production
         assert (await http.get("/ui/api/stream", params={"view": "asset:NOPE"})).status_code == 404
-    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=gw.api.base_url) as anonymous:
+    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=base(gw)) as anonymous:
         assert (await anonymous.get("/ui/api/stream")).status_code == 401
 
 
@@ -88,7 +88,7 @@ async def test_the_stream_ends_with_its_session_and_at_gateway_stop(gateway: Gat
     key = new_key(cfg, "reader")
     async with gateway(cfg=cfg) as gw:
         assert gw.dashboard is not None
-        async with httpx.AsyncClient(base_url=gw.api.base_url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=base(gw), timeout=30) as http:
             await sign_in(http, key)
             async with http.stream("GET", "/ui/api/stream", params={"view": "overview"}) as r:
                 it = events(r)
@@ -112,7 +112,7 @@ async def test_fifty_streams_share_one_encoded_message_per_tick(gateway: Gateway
     cfg = gateway_config(tmp_path)
     key = new_key(cfg, "reader")
     cfg.api.limits.max_connections = 200
-    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=gw.api.base_url, timeout=30,
+    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=base(gw), timeout=30,
                                                          limits=httpx.Limits(max_connections=60)) as http:
         assert gw.dashboard is not None
         await sign_in(http, key)

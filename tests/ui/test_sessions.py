@@ -15,7 +15,7 @@ import httpx
 
 from gateway.auth.principal import Principal
 from gateway.ui.sessions import COOKIE_NAME, SessionStore
-from tests.ui.conftest import GatewayFactory, gateway_config, new_key, sign_in
+from tests.ui.conftest import GatewayFactory, base, gateway_config, new_key, sign_in
 
 OP_SM = "urn:aas-gateway:demo:aas:IMM01:submodels:OperationalData"
 
@@ -36,7 +36,7 @@ async def test_sign_in_sets_an_httponly_strict_cookie_and_never_returns_the_key(
     cfg = gateway_config(tmp_path)
     key = new_key(cfg, "operator")
     async with gateway(cfg=cfg) as gw:
-        async with httpx.AsyncClient(base_url=gw.api.base_url) as http:
+        async with httpx.AsyncClient(base_url=base(gw)) as http:
             r = await http.post("/ui/auth/login", json={"apiKey": key})
             assert r.status_code == 200
             cookie = r.headers["set-cookie"]
@@ -53,7 +53,7 @@ async def test_sign_in_sets_an_httponly_strict_cookie_and_never_returns_the_key(
             assert me["csrf"] == body["csrf"] and me["method"] == "apikey"
             assert (await http.get("/api/v3.0/shells")).status_code == 200
             assert (await http.get("/ui/api/overview")).status_code == 200
-        async with httpx.AsyncClient(base_url=gw.api.base_url) as anonymous:
+        async with httpx.AsyncClient(base_url=base(gw)) as anonymous:
             assert (await anonymous.get("/ui/api/overview")).status_code == 401
             assert (await anonymous.get("/api/v3.0/shells")).status_code == 401
     signins = [r for r in audit_records(cfg.audit.path) if r["action"] == "ui.signin"]
@@ -63,7 +63,7 @@ async def test_sign_in_sets_an_httponly_strict_cookie_and_never_returns_the_key(
 async def test_a_bad_key_is_refused_and_not_audited(gateway: GatewayFactory, tmp_path: Path) -> None:
     cfg = gateway_config(tmp_path)
     new_key(cfg, "admin")
-    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=gw.api.base_url) as http:
+    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=base(gw)) as http:
         for body in ({"apiKey": "agw_0123456789ab_wrongsecret"}, {"apiKey": "not-a-key"}):
             r = await http.post("/ui/auth/login", json=body)
             assert r.status_code == 401 and r.json()["messages"][0]["text"].startswith("sign-in refused")
@@ -81,8 +81,8 @@ async def test_writes_with_the_cookie_need_the_csrf_token_and_the_role(gateway: 
     cfg = gateway_config(tmp_path)
     op_key, reader_key = new_key(cfg, "operator"), new_key(cfg, "reader")
     async with gateway(cfg=cfg) as gw:
-        base = gw.api.base_url
-        async with httpx.AsyncClient(base_url=base) as op, httpx.AsyncClient(base_url=base) as reader:
+        root = base(gw)
+        async with httpx.AsyncClient(base_url=root) as op, httpx.AsyncClient(base_url=root) as reader:
             s = await sign_in(op, op_key)
             rs = await sign_in(reader, reader_key)
             hdr = {"Content-Type": "application/json"}
@@ -97,7 +97,7 @@ async def test_writes_with_the_cookie_need_the_csrf_token_and_the_role(gateway: 
             assert r.status_code == 403
             # with its token the operator's write reaches the route: the machine is unreachable here (502)
             r = await op.patch(SETPOINT, content=b"205", headers={**hdr, "X-CSRF-Token": s["csrf"],
-                                                                    "Origin": base, "Sec-Fetch-Site": "same-origin"})
+                                                                    "Origin": root, "Sec-Fetch-Site": "same-origin"})
             assert r.status_code == 502, r.text
             assert r.json()["messages"][0]["code"] == "BadNotConnected"
             # a reader's session is refused whatever it sends: the role decides, as for a key
@@ -114,7 +114,7 @@ async def test_a_revoked_key_ends_its_session_and_sign_out_ends_it_too(gateway: 
     cfg = gateway_config(tmp_path)
     key1, key2 = new_key(cfg, "admin"), new_key(cfg, "reader")
     async with gateway(cfg=cfg) as gw:
-        async with httpx.AsyncClient(base_url=gw.api.base_url) as a, httpx.AsyncClient(base_url=gw.api.base_url) as b:
+        async with httpx.AsyncClient(base_url=base(gw)) as a, httpx.AsyncClient(base_url=base(gw)) as b:
             sa = await sign_in(a, key1)
             await sign_in(b, key2)
             key2_id = key2.split("_")[1]
@@ -127,7 +127,7 @@ async def test_a_revoked_key_ends_its_session_and_sign_out_ends_it_too(gateway: 
             assert r.status_code == 204 and "Max-Age=0" in r.headers["set-cookie"]
             cookie = a.cookies.get(COOKIE_NAME)
             assert cookie is None or (await a.get("/ui/api/session")).status_code == 401
-        async with httpx.AsyncClient(base_url=gw.api.base_url, cookies={COOKIE_NAME: "forged"}) as c:
+        async with httpx.AsyncClient(base_url=base(gw), cookies={COOKIE_NAME: "forged"}) as c:
             assert (await c.get("/ui/api/session")).status_code == 401
     actions = [r["action"] for r in audit_records(cfg.audit.path)]
     assert actions.count("ui.signin") == 2 and "ui.signout" in actions and "apikey.revoke" in actions
@@ -135,7 +135,7 @@ async def test_a_revoked_key_ends_its_session_and_sign_out_ends_it_too(gateway: 
 
 async def test_the_page_and_its_files_are_public_and_locked_down_by_csp(gateway: GatewayFactory,
                                                                         tmp_path: Path) -> None:
-    async with gateway(cfg=gateway_config(tmp_path)) as gw, httpx.AsyncClient(base_url=gw.api.base_url) as http:
+    async with gateway(cfg=gateway_config(tmp_path)) as gw, httpx.AsyncClient(base_url=base(gw)) as http:
         for path in ("/", "/ui/assets/js/main.js", "/ui/assets/css/app.css", "/ui/assets/vendor/uplot/uPlot.esm.js",
                      "/ui/assets/vendor/uplot/LICENSE", "/ui/auth/config"):
             r = await http.get(path)
@@ -179,7 +179,7 @@ def test_sessions_end_after_idle_time_and_max_age() -> None:
 async def test_expired_api_key_session_is_refused(gateway: GatewayFactory, tmp_path: Path) -> None:
     cfg = gateway_config(tmp_path)
     key = new_key(cfg, "reader")
-    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=gw.api.base_url) as http:
+    async with gateway(cfg=cfg) as gw, httpx.AsyncClient(base_url=base(gw)) as http:
         await sign_in(http, key)
         assert gw.dashboard is not None
         for s in list(gw.dashboard.sessions._sessions.values()):

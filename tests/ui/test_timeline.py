@@ -23,7 +23,8 @@ class Rows:
                        descending: bool = False) -> list[tuple[int, int, Any, int, int]]:
         if pid not in self.series:
             raise UnknownPointError(pid)
-        rows = [r for r in self.series[pid] if (start_ns is None or r[1] >= start_ns) and (end_ns is None or r[1] < end_ns)]
+        rows = [r for r in self.series[pid]
+                if (start_ns is None or r[1] >= start_ns) and (end_ns is None or r[1] < end_ns)]
         rows.sort(key=lambda r: r[1], reverse=descending)
         return rows[:limit]
 
@@ -39,7 +40,8 @@ async def test_kpi_timeline_uses_the_engines_categories(tmp_path: Path) -> None:
     assert not truncated
     assert [(s["category"], s["state"]) for s in segments] == [
         ("production", "Running"), ("delay", "Idle"), ("down", "Alarm"), ("unknown", None), ("setup", "Setup")]
-    assert segments[0]["start"].startswith("2027-01-15T08:00:00") and segments[-1]["end"].startswith("2027-01-15T08:06:00")
+    assert segments[0]["start"].startswith("2027-01-15T08:00:00")
+    assert segments[-1]["end"].startswith("2027-01-15T08:06:00")
     assert segments[1]["start"].startswith("2027-01-15T08:01:00")
 
 
