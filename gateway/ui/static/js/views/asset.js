@@ -174,7 +174,7 @@ function kpiBoard(a, key, byKey, disposers) {
     });
     const unit = byKey[k] && byKey[k].unit;
     return h('div', { class: 'tile', dataset: { kpi: path } }, h('span', { class: 'k', text: t(`kpi.${name}`) }), v,
-      unit && kind !== 'pct' ? h('span', { class: 'unit small', text: unit }) : null);
+      unit && kind !== 'pct' && unit !== '1/h' ? h('span', { class: 'unit small', text: unit }) : null);
   };
   const groups = [
     ['P', [tile('P', 'OEE', 'pct'), tile('P', 'Availability', 'pct'), tile('P', 'Effectiveness', 'pct'), tile('P', 'ThroughputRate', 'num')]],
