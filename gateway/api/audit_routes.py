@@ -71,7 +71,10 @@ def audit_router(path: Path) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 200,
     ) -> Response:
         to = _time(end, "to") or datetime.now(UTC)
-        frm = _time(start, "from") or to - timedelta(days=DEFAULT_DAYS)
+        try:
+            frm = _time(start, "from") or to - timedelta(days=DEFAULT_DAYS)
+        except OverflowError:
+            raise BadRequest("'from' must be given for a 'to' this early") from None
         if to <= frm:
             raise BadRequest("'to' must be after 'from'")
         body = await asyncio.to_thread(query_audit, path, frm, to, actor or None, action or None, result or None,
