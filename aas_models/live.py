@@ -54,6 +54,7 @@ from connectors.status import (
     BAD_MASK,
     BAD_TYPE_MISMATCH,
     BAD_WAITING_FOR_INITIAL_DATA,
+    GOOD,
     SEVERITY_NAMES,
     quality_name,
     status_text,
@@ -204,3 +205,22 @@ def set_live_element(element: model.SubmodelElement, value: Any, source_ts_ns: i
     q_ts.value = None if source_ts_ns is None else ns_to_datetime(source_ts_ns)
     q_status.value = status_text(status)
     q_quality.value = quality_name(status)
+
+
+def status_of(prop: model.SubmodelElement) -> int:
+    """The status code of the latest sample (BadWaitingForInitialData before the first): the inverse of
+    `set_live_value` for readers of the model (the dashboard)."""
+    try:
+        v = prop.get_qualifier_by_type(Q_STATUS_CODE).value
+    except KeyError:
+        return GOOD if getattr(prop, "value", None) is not None else BAD_WAITING_FOR_INITIAL_DATA
+    return int(str(v), 16) if v else BAD_WAITING_FOR_INITIAL_DATA
+
+
+def source_timestamp_of(prop: model.SubmodelElement) -> datetime | None:
+    """The source time of the latest sample, if it had one."""
+    try:
+        v = prop.get_qualifier_by_type(Q_SOURCE_TIMESTAMP).value
+    except KeyError:
+        return None
+    return v if isinstance(v, datetime) else None

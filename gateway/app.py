@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from basyx.aas import model
 from prometheus_client import CollectorRegistry, Gauge
@@ -40,6 +40,10 @@ from gateway.loop_lag import LoopLag
 from gateway.malloc_tuning import keep_mmap_threshold
 from gateway.pipeline import Pipeline, PointInfo
 from gateway.value_writer import ValueWriter, WritePoint
+
+if TYPE_CHECKING:
+    from gateway.auth.policy import AccessPolicy
+    from gateway.ui.dashboard import Dashboard
 
 API_BASE_PATH = "/api/v3.0"
 
@@ -153,6 +157,7 @@ class Gateway:
                     f"History of {a.id_short} in {f.connector_name} ({f.name})",
                     endpoint, query)
         self.api: ApiServer | None = None
+        self.dashboard: Dashboard | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self.loop_lag = LoopLag(self.registry)
@@ -200,9 +205,23 @@ class Gateway:
     def _history_url(self, port: int) -> str:
         return f"{'https' if self.cfg.api.tls else 'http'}://{self.cfg.api.host}:{port}{API_BASE_PATH}"
 
+    def _install_dashboard(self, app: Any, access: AccessPolicy) -> Dashboard:
+        """The dashboard's state, its sessions known to the access middleware, its hub fed by the pipeline."""
+        from gateway.api.ui_pages import mount_dashboard
+        from gateway.ui.dashboard import Dashboard
+
+        dash = Dashboard(self, access)
+        access.sessions = dash.sessions
+        self.pipeline.add_consumer(dash.hub)
+        mount_dashboard(app, dash)
+        log.info("dashboard served at / (sign-in with an API key%s)",
+                 f" or through {dash.oidc.issuer}" if dash.oidc is not None else "")
+        return dash
+
     async def _start_api(self) -> None:
         from gateway.api import create_app
         from gateway.api.admin_routes import admin_router
+        from gateway.api.audit_routes import audit_router
         from gateway.api.history import historian_backend
         from gateway.api.operations import add_operations_routes
         from gateway.auth.policy import AccessPolicy
@@ -216,6 +235,9 @@ class Gateway:
                          base_path=API_BASE_PATH, access=access, cors=self.cfg.api.cors, limits=self.cfg.api.limits)
         add_operations_routes(app, self)
         app.include_router(admin_router(pki=lambda: self.pki, keys=access.api_keys, audit=self.audit))
+        app.include_router(audit_router(self.audit.path))  # the admin audit query, with or without the dashboard
+        if self.cfg.api.ui.enabled:
+            self.dashboard = self._install_dashboard(app, access)  # the operator's web UI at / (gateway/ui)
         log.info("REST API accepts: %s", access.describe())
         self.api = ApiServer(app, self.cfg.api.host, self.cfg.api.port, tls=self.cfg.api.tls,
                              limits=self.cfg.api.limits, http=self.cfg.api.http)
@@ -285,6 +307,8 @@ class Gateway:
         if not self._started:
             return
         self._started = False
+        if self.dashboard is not None:
+            self.dashboard.close()  # its live streams would hold the API server open
         if self.api is not None:
             await self.api.stop()
         for t in self._tasks:

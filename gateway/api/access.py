@@ -2,9 +2,13 @@
 
 Deny by default: the rule is a function of method and path, not a per-route decoration, so a route
 added later cannot forget it. Only `GET /health/live` passes without credentials (a liveness probe
-has none). GET/HEAD need `reader`, anything under `/admin` needs `admin`, every other method needs
-`operator`. The principal is left in `scope["state"]` (`request.state.principal`) for handlers and
-the audit log. Refusals are AAS `Result` bodies: 401 with `WWW-Authenticate: Bearer`, 403 naming the
+has none), and the dashboard's page, its static files and its sign-in routes (`GET /`,
+`/ui/assets/`, `/ui/auth/`: they hold no data, and sign-in checks what it is given itself). GET/HEAD
+need `reader`, anything under `/admin` needs `admin`, every other method needs `operator`. A request
+without a key or token may carry the dashboard's session cookie instead (gateway/ui/sessions.py),
+which stands for the key or token it was opened with; a write with it also needs the session's CSRF
+token. The principal is left in `scope["state"]` (`request.state.principal`) for handlers and the
+audit log. Refusals are AAS `Result` bodies: 401 with `WWW-Authenticate: Bearer`, 403 naming the
 role. CORS preflights never get here (the CORS middleware sits outside and answers them).
 """
 
@@ -17,13 +21,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.errors import error_response
 from gateway.auth.config import CorsConfig
-from gateway.auth.policy import AccessPolicy, AuthFailure
+from gateway.auth.policy import AccessPolicy, AuthFailure, SessionRefused
 from gateway.auth.principal import ANONYMOUS_READER, Role
 
 PUBLIC = frozenset({("GET", "/health/live"), ("HEAD", "/health/live")})
 _READ = frozenset({"GET", "HEAD"})
+UI_PUBLIC_PREFIXES = ("/ui/assets/", "/ui/auth/")
 _NO_CREDENTIAL = ("authentication required: send 'Authorization: Bearer <API key or token>' "
                   "or 'X-API-Key: <API key>'")
+
+
+def public(method: str, path: str) -> bool:
+    if (method, path) in PUBLIC:
+        return True
+    if path == "/":
+        return method in _READ
+    return path.startswith(UI_PUBLIC_PREFIXES)
 
 
 def required_role(method: str, path: str) -> Role:
@@ -57,15 +70,23 @@ class AccessControl:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        if (method, path) in PUBLIC:
+        if public(method, path):
             await self.app(scope, receive, send)
             return
         cred = credential(scope["headers"])
         if cred == "":
             await _unauthorized("unsupported Authorization scheme (use Bearer)", scope, receive, send, invalid=True)
             return
+        principal = None
+        if cred is None and self.policy.sessions is not None:
+            try:
+                principal = await self.policy.sessions.authenticate(scope)
+            except SessionRefused as e:
+                await error_response(403, str(e))(scope, receive, send)
+                return
         try:
-            principal = await self.policy.authenticate(cred)
+            if principal is None:
+                principal = await self.policy.authenticate(cred)
         except AuthFailure as e:
             await _unauthorized(str(e), scope, receive, send, invalid=True)
             return

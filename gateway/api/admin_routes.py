@@ -51,7 +51,7 @@ _NEW_KEY_BODY = {"requestBody": {"required": True, "content": {"application/json
     "schema": NewApiKey.model_json_schema(by_alias=True)}}}}
 
 
-def _admin(request: Request) -> Principal:
+def require_admin(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None or not principal.has("admin"):
         raise ApiError(403, "forbidden: the 'admin' role is needed")
@@ -65,7 +65,7 @@ def _source(request: Request) -> str:
 def admin_router(*, pki: Callable[[], PkiLike] | None, keys: ApiKeyStore | None,
                  audit: AuditSink | None) -> APIRouter:
     """`pki` is called on first use (a gateway without OPC UA security never touches its PKI folder)."""
-    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(_admin)])
+    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
     pki_instance: list[PkiLike] = []
 
     def get_pki() -> PkiLike:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from gateway.auth.apikeys import PREFIX, ApiKeyStore, default_keys_file
 from gateway.auth.config import ApiAuthConfig
@@ -24,6 +25,17 @@ class AuthFailure(Exception):
     """A credential was given and is not valid (always a 401, never downgraded to anonymous)."""
 
 
+class SessionRefused(Exception):
+    """A request with a dashboard session that must not pass (a write without its CSRF token, or from
+    another site): a 403 with this text."""
+
+
+class SessionAuthenticator(Protocol):
+    """The dashboard's sessions (gateway/ui/sessions.py), asked when a request has no key or token."""
+
+    async def authenticate(self, scope: Any) -> Principal | None: ...
+
+
 @dataclass
 class AccessPolicy:
     """What the API accepts. Build it with `from_config`; there is no default, so no API is open by accident."""
@@ -31,6 +43,7 @@ class AccessPolicy:
     api_keys: ApiKeyStore | None = None
     jwt: JwtValidator | None = None
     anonymous_read: bool = False
+    sessions: SessionAuthenticator | None = None  # the dashboard's session cookies, when it is served
     # scrypt costs 16 MB and tens of ms of CPU, and anyone can send a key with a fresh wrong secret: at most
     # two run at once, the rest wait (memory and CPU stay bounded; cached keys never wait)
     _verifications: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2), repr=False)

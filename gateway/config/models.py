@@ -31,6 +31,7 @@ from gateway.config.paths import in_data_dir, relative_to
 from gateway.detect.config import DetectionConfig
 from gateway.detect.config import check as check_detection
 from gateway.kpi.config import check_points
+from gateway.ui.config import UiConfig
 
 if TYPE_CHECKING:
     from connectors.registry import SinkRole
@@ -55,6 +56,14 @@ class ApiConfig(StrictModel):
     limits: ApiLimitsConfig = ApiLimitsConfig()
     http: Literal["httptools", "h11"] = Field(
         "httptools", description="uvicorn's HTTP parser: httptools (fast, the default) or h11 (pure Python)")
+    ui: UiConfig = Field(UiConfig(), description="the operator's dashboard at / (gateway/ui)")
+
+    @model_validator(mode="after")
+    def _oidc_needs_jwt(self) -> ApiConfig:
+        if self.ui.oidc is not None and self.auth.jwt is None:
+            raise KeyedError("ui.oidc", "single sign-on checks the IdP's tokens like the API does: configure "
+                                        "api.auth.jwt (issuer, audience, JWKS, roles) too")
+        return self
 
 
 class RetentionConfig(StrictModel):

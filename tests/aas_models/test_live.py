@@ -11,9 +11,9 @@ from basyx.aas.adapter.json import AASToJsonEncoder, StrictAASFromJsonDecoder
 from aas_models import live
 from aas_models.builder import build_asset
 from aas_models.datatypes import coercer
+from aas_models.live import source_timestamp_of, status_of
 from aas_models.spec import AssetSpec, PointSpec
 from connectors import status as st
-from tests.aas_models.live_readers import source_timestamp_of, status_of
 
 TS = 1_700_000_000_123_456_789
 

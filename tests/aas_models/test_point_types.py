@@ -14,10 +14,10 @@ from aas_models import live
 from aas_models.builder import AssetModel, build_asset
 from aas_models.datatypes import DEFAULT_LANGUAGE, StructureValue, coercer, id_short_of
 from aas_models.environment import build_repository, export_aasx, export_json
+from aas_models.live import source_timestamp_of, status_of
 from aas_models.pointtypes import OPCUA_BUILT_INS, PointType, canonical_value_type, parse_point_type
 from aas_models.spec import AssetSpec, PointSpec
 from aas_models.valueonly import to_value
-from tests.aas_models.live_readers import source_timestamp_of, status_of
 
 from .test_build_export import _check_file
 from .zoo import ZOO, Localized, described, id_short_for

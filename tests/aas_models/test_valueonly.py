@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from aas_models import live
 from aas_models.builder import xs_class
 from aas_models.datatypes import VALUE_TYPES, coercer
+from aas_models.live import status_of
 from aas_models.valueonly import to_value
 from tests.aas_lookup import child
-from tests.aas_models.live_readers import status_of
 from tests.aas_models.valueonly_reader import set_from_value, submodel_value
 
 _INT_BOUNDS = {

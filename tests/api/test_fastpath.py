@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from aas_models import live
 from aas_models.environment import build_repository
+from aas_models.live import status_of
 from aas_models.paths import element_path
 from aas_models.pointtypes import canonical_value_type
 from aas_models.repository import ModelRepository
@@ -25,7 +26,6 @@ from gateway.app import build_model
 from gateway.config import load_config
 from gateway.live import LiveModelSink
 from gateway.pipeline import Pipeline, PointInfo
-from tests.aas_models.live_readers import status_of
 from tests.aas_models.zoo import ZOO, id_short_for
 from tests.api.open_policy import open_policy
 

@@ -30,9 +30,9 @@ from aas_models.spec import AssetSpec, PointSpec
 from gateway.api import create_app, submodel_cache
 from gateway.api import encoding as enc
 from gateway.api.submodel_cache import SubmodelJsonCache
-from gateway.auth.policy import AccessPolicy
 from tests.aas_models.test_point_types import ZOO, described
 from tests.api import model_data as md
+from tests.api.open_policy import open_policy
 
 TS = 1_700_000_000_123_456_789
 STATUSES = (0, 0x40000000, 0x80340000)  # Good, Uncertain, Bad (keeps the last good value)
@@ -255,7 +255,7 @@ def _parents(el: Any) -> Iterator[Any]:
 
 async def test_the_routes_serve_it() -> None:
     repo, m, _ = zoo_model()
-    app = create_app(repo, access=AccessPolicy.open_for_tests())
+    app = create_app(repo, access=open_policy())
     sm = m.submodel("OperationalData")
     b64 = base64.urlsafe_b64encode(SM_ID.encode()).decode().rstrip("=")
     shell = base64.urlsafe_b64encode(b"urn:t:aas:Z").decode().rstrip("=")
