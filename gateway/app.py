@@ -44,6 +44,7 @@ from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.loop_lag import LoopLag
 from gateway.malloc_tuning import keep_mmap_threshold
 from gateway.operations import add_operations_routes
+from gateway.ops.service import GatewayOps
 from gateway.pipeline import Pipeline, PointInfo
 from gateway.value_writer import ValueWriter, WritePoint
 
@@ -139,6 +140,9 @@ class Gateway:
         live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
         meta = point_meta(cfg)
         self.producers: list[Producer] = build_producers(cfg, self.historian)
+        # issue 15: run lock, log-signing key, the operation ledger on the gateway's own shell, systemd notify
+        self.ops = GatewayOps(cfg, self.historian)
+        self.producers += self.ops.producers()
         for producer in self.producers:
             self._add_derived(producer, live, meta)
         self.pipeline.add_sink(LiveModelSink(live))
@@ -149,14 +153,15 @@ class Gateway:
         self.pki = Pki(cfg.pki.beside(cfg.historian.path), audit_file=cfg.audit.beside(cfg.historian.path).path)
         self.sources: dict[str, Source] = {a.id_short: build_source(a, self.pki) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
-        self.audit = AuditLog(cfg.audit.beside(cfg.historian.path))
+        self.audit = AuditLog(cfg.audit.beside(cfg.historian.path), self.ops.signer)
+        self.ops.set_audit_head(self.audit.head)
         targets: dict[str, object] = {**self.sources}
         writes = write_points(cfg)
         for producer in self.producers:  # operator inputs of derived points are written through their producer
             name = f"producer:{producer.name}"
             targets[name] = producer
             for dp in producer.points():
-                sm_id = submodel_id(self.models[dp.asset].shell.id, dp.submodel)
+                sm_id = submodel_id(self._aas_id(dp.asset), dp.submodel)
                 writes[(sm_id, dp.path)] = WritePoint(dp.point_id, name, dp.value_type, dp.writable)
         self.writer = ValueWriter(writes, targets, self.audit)
         fw_metrics = ForwarderMetrics(self.registry)
@@ -164,6 +169,7 @@ class Gateway:
             Forwarder(f.name, build_sink(f, meta, cfg.gateway.id), self.historian,
                       ForwarderSettings(f.batch_size, f.start_from, f.historical_after_s), fw_metrics)
             for f in cfg.forwarders]
+        self.ops.watch(self.sources, self.forwarders)
         for f in cfg.forwarders:
             if isinstance(f.sink, InfluxConfig):  # the TimeSeries submodels say where else history lives
                 for a in cfg.assets:
@@ -182,21 +188,37 @@ class Gateway:
         """Make a producer's derived points and submodels part of the pipeline, the model and the forwarders."""
         for dp in producer.points():
             self.pipeline.add_point(PointInfo(dp.point_id, dp.asset, dp.submodel, dp.path, dp.value_type, dp.unit))
-            meta[dp.point_id] = PointMeta(dp.point_id, dp.asset, self.models[dp.asset].shell.id, dp.submodel, dp.path,
+            meta[dp.point_id] = PointMeta(dp.point_id, dp.asset, self._aas_id(dp.asset), dp.submodel, dp.path,
                                           dp.value_type, dp.unit, dp.semantic_id, dp.event)
         for dm in producer.models():
-            m = self.models[dm.asset]
+            own = self.ops.shell is not None and dm.asset == self.ops.shell.id_short  # the gateway's own shell
+            shell = self.ops.shell if own else self.models[dm.asset].shell
+            assert shell is not None
+            if own and not shell.submodel:
+                self.repository.add_shell(shell)
             for sm in dm.submodels:
                 self.repository.add_submodel(sm)
-                m.submodels.append(sm)
-                m.shell.submodel.add(model.ModelReference.from_referable(sm))
+                if not own:
+                    self.models[dm.asset].submodels.append(sm)
+                shell.submodel.add(model.ModelReference.from_referable(sm))
             live.update(dm.properties)
+
+    def _aas_id(self, asset: str) -> str:
+        """The AAS id of an asset's shell, or of the gateway's own shell."""
+        if asset not in self.models and self.ops.shell is not None and asset == self.ops.shell.id_short:
+            return self.ops.shell.id
+        return self.models[asset].shell.id
 
     async def start(self) -> None:
         if self._started:
             return
         keep_mmap_threshold()  # RSS comes back after large requests (see the module)
-        await self.historian.open()
+        self.ops.acquire()  # a restore must not replace the data under a running gateway
+        try:
+            await self.historian.open()
+        except BaseException:
+            self.ops.release()
+            raise
         for info in self.pipeline.points.values():
             await self.historian.register_series(info.point_id, info.value_type, info.unit)
         await self._forget_removed_forwarders()
@@ -211,6 +233,9 @@ class Gateway:
         if self.cfg.api.enabled:
             await self._start_api()
         self._started = True
+        watchdog = self.ops.ready(self._tasks)  # READY=1, and WATCHDOG=1 while healthy (gateway/ops/sdnotify.py)
+        if watchdog is not None:
+            self._tasks.append(watchdog)
         log.info("gateway %s started: %d assets, %d points, historian %s%s", self.cfg.gateway.name,
                  len(self.sources), len(self.pipeline.points), self.cfg.historian.path,
                  f", API {self.api_url}" if self.api else "")
@@ -225,7 +250,7 @@ class Gateway:
 
         mapping = [(submodel_id(a.id, p.submodel), p.path, point_id(a.id_short, p.submodel, p.path))
                    for a in self.cfg.assets for p in a.points]
-        mapping += [(submodel_id(self.models[dp.asset].shell.id, dp.submodel), dp.path, dp.point_id)
+        mapping += [(submodel_id(self._aas_id(dp.asset), dp.submodel), dp.path, dp.point_id)
                     for producer in self.producers for dp in producer.points()]
         access = AccessPolicy.from_config(self.cfg.api.auth, self.cfg.historian.path)
         app = create_app(self.repository, history=HistorianBackend(self.historian, mapping), writer=self.writer,
@@ -301,6 +326,7 @@ class Gateway:
         if not self._started:
             return
         self._started = False
+        self.ops.stopping()
         if self.api is not None:
             await self.api.stop()
         for t in self._tasks:
@@ -314,6 +340,7 @@ class Gateway:
         # sources are stopped and the historian flushed: the model says so too
         refresh_status(self.models, self.sources, self.historian.counts)
         self.audit.close()
+        self.ops.release()
         log.info("gateway stopped; historian flushed and closed")
 
     async def __aenter__(self) -> Gateway:

@@ -36,6 +36,16 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     e.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     e.set_defaults(func=cmd_export)
+    from gateway.ops.verify import cmd_verify  # the hash chains of the audit log and the ledger (issue 15)
+
+    v = asub.add_parser("verify", help="check that no audit or ledger record was edited, deleted, inserted or "
+                        "reordered (exit 1 naming file and line if one was)")
+    v.add_argument("--pki-dir", help="PKI folder holding log-signing/public.pem (default: the config's)")
+    v.add_argument("--ledger-path", help="with --audit-path: also this ledger file (ledger/ledger.jsonl)")
+    v.add_argument("--historian", help="with --audit-path: the historian holding the daily anchors")
+    v.add_argument("--no-anchors", action="store_true", help="do not compare with the anchors in the historian")
+    v.add_argument("--json", action="store_true", help="findings as JSON")
+    v.set_defaults(func=cmd_verify)
 
 
 def audit_path(args: argparse.Namespace) -> Path:

@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.history_cli import add_parser as add_history
     from gateway.kpi.cli import add_parser as add_kpi
     from gateway.pki_cli import add_parser as add_pki
+    from gateway.report_cli import add_parser as add_report
     from gateway.tls_cli import add_parser as add_tls
 
     add_history(sub)
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit(sub)
     add_tls(sub)
     add_kpi(sub)
+    add_report(sub)
     return p
 
 

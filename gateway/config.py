@@ -39,6 +39,7 @@ from gateway.config_yaml import gc_paused, load_yaml
 from gateway.detect.config import DetectionConfig
 from gateway.detect.config import check as check_detection
 from gateway.kpi.config import KpiConfig, check_points
+from gateway.ops.ledger_config import LedgerConfig
 
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PATH_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -289,6 +290,7 @@ class GatewayConfig(_Strict):
     audit: AuditConfig = AuditConfig()
     forwarders: list[ForwarderConfig] = []
     detection: DetectionConfig = DetectionConfig()
+    ledger: LedgerConfig = LedgerConfig()
     assets: list[AssetConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
