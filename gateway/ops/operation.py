@@ -50,6 +50,32 @@ def element_id_short(name: str) -> str:
     return s if s[:1].isalpha() else f"F{s}"
 
 
+def operation_elements(sources: Sequence[str], forwarders: Sequence[str]) -> list[OperationElement]:
+    """Every Property of the OperationRate submodel for these sources (asset idShorts) and forwarders."""
+    out = []
+    for scope, what in (("Daily", "day"), ("Monthly", "month")):
+        g = f"{scope}.Gateway"
+        out += [OperationElement(f"{g}.Availability", "xs:double", None,
+                                 f"Share of the {what} the gateway ran (0..1; its downtime is counted down)"),
+                OperationElement(f"{g}.UpTime", "xs:double", "s", f"Seconds of the {what} the gateway ran"),
+                OperationElement(f"{g}.DownTime", "xs:double", "s",
+                                 f"Seconds of the {what} the gateway did not run (monitored time only)"),
+                OperationElement(f"{g}.Outages", "xs:int", None, f"Times the gateway was down in the {what}")]
+        for s in sources:
+            out += [OperationElement(f"{scope}.Sources.{s}.Availability", "xs:double", None,
+                                     f"Share of the {what} the gateway was connected to {s}"),
+                    OperationElement(f"{scope}.Sources.{s}.Completeness", "xs:double", None,
+                                     f"Sampling instants with a valid value / instants expected, {s}, per {what}")]
+        for f in forwarders:
+            out.append(OperationElement(f"{scope}.Forwarders.{element_id_short(f)}.Availability", "xs:double",
+                                        None, f"Share of the {what} forwarder {f} was delivering"))
+    out += [OperationElement("Anchors.AuditLog", "xs:string", None,
+                             "Head of the audit log's hash chain, once a day: <seq>:<sha256>"),
+            OperationElement("Anchors.Ledger", "xs:string", None,
+                             "Head of the operation ledger's hash chain, once a day: <seq>:<sha256>")]
+    return out
+
+
 class OperationProducer:
     name = "operation"
 
@@ -65,7 +91,7 @@ class OperationProducer:
         self.sources = [a.id_short for a in cfg.assets]
         self.forwarder_names = [f.name for f in cfg.forwarders]
         self._forwarders: Sequence[Forwarder] = []
-        self._elements = self._build_elements()
+        self._elements = operation_elements(self.sources, self.forwarder_names)
         self._points = {e.path: DerivedPoint(self.point_id(e.path), asset, OPERATION_RATE, e.path, e.value_type,
                                              e.unit) for e in self._elements}
         self._model: DerivedModel | None = None
@@ -73,30 +99,6 @@ class OperationProducer:
 
     def point_id(self, path: str) -> str:
         return f"{self.asset}/{OPERATION_RATE}/{path}"
-
-    def _build_elements(self) -> list[OperationElement]:
-        out = []
-        for scope, what in (("Daily", "day"), ("Monthly", "month")):
-            g = f"{scope}.Gateway"
-            out += [OperationElement(f"{g}.Availability", "xs:double", None,
-                                     f"Share of the {what} the gateway ran (0..1; its downtime is counted down)"),
-                    OperationElement(f"{g}.UpTime", "xs:double", "s", f"Seconds of the {what} the gateway ran"),
-                    OperationElement(f"{g}.DownTime", "xs:double", "s",
-                                     f"Seconds of the {what} the gateway did not run (monitored time only)"),
-                    OperationElement(f"{g}.Outages", "xs:int", None, f"Times the gateway was down in the {what}")]
-            for s in self.sources:
-                out += [OperationElement(f"{scope}.Sources.{s}.Availability", "xs:double", None,
-                                         f"Share of the {what} the gateway was connected to {s}"),
-                        OperationElement(f"{scope}.Sources.{s}.Completeness", "xs:double", None,
-                                         f"Sampling instants with a valid value / instants expected, {s}, per {what}")]
-            for f in self.forwarder_names:
-                out.append(OperationElement(f"{scope}.Forwarders.{element_id_short(f)}.Availability", "xs:double",
-                                            None, f"Share of the {what} forwarder {f} was delivering"))
-        out += [OperationElement("Anchors.AuditLog", "xs:string", None,
-                                 "Head of the audit log's hash chain, once a day: <seq>:<sha256>"),
-                OperationElement("Anchors.Ledger", "xs:string", None,
-                                 "Head of the operation ledger's hash chain, once a day: <seq>:<sha256>")]
-        return out
 
     # --- Producer contract --------------------------------------------------------------
 
