@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from gateway.apikey_cli import add_parser as add_apikey
     from gateway.audit_cli import add_parser as add_audit
+    from gateway.backup_cli import add_parser as add_backup
     from gateway.history_cli import add_parser as add_history
     from gateway.kpi.cli import add_parser as add_kpi
     from gateway.pki_cli import add_parser as add_pki
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tls(sub)
     add_kpi(sub)
     add_report(sub)
+    add_backup(sub)
     return p
 
 

@@ -101,9 +101,9 @@ def wait_sync(pred: Any, timeout: float = 5.0) -> bool:
 
 def test_writer_progress_condition() -> None:
     """A writer with queued rows and no progress for stall_s is a problem; idle or failing (retrying) is not."""
-    state = {"pending": 0, "done": 0, "healthy": True, "now": 0.0}
-    wp = WriterProgress(lambda: state["pending"], lambda: state["done"], lambda: state["healthy"], stall_s=10,
-                        clock=lambda: state["now"])
+    state: dict[str, Any] = {"pending": 0, "done": 0, "healthy": True, "now": 0.0}
+    wp = WriterProgress(lambda: int(state["pending"]), lambda: int(state["done"]), lambda: bool(state["healthy"]),
+                        stall_s=10, clock=lambda: float(state["now"]))
     assert wp.problem() is None
     state.update(pending=5, now=5.0)
     assert wp.problem() is None
