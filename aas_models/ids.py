@@ -91,6 +91,9 @@ ISO22400 = "http://www.w3id.org/hsu-aut/ISO22400-2#"  # + class name in the ISO 
 # --- our KPI submodel (no IDTA template computes KPIs; ISO 22400-2 semantic ids where the ontology has them) ---
 KPI_SUBMODEL = f"{_GW}:submodel:ProductionKPIs:1:0"
 KPI_ELEMENT = f"{_GW}:ProductionKPIs:1:0:"  # + element idShort, where ISO 22400-2 has no class
+# the gateway's own operation ledger (gateway/ops/ledger.py), on the gateway's own shell
+OPERATION_RATE = f"{_GW}:submodel:OperationRate:1:0"
+OPERATION_RATE_ELEMENT = f"{_GW}:OperationRate:1:0:"  # + element idShort
 
 # --- detection and prediction (gateway/detect): our own, no IDTA template covers alarms or scrap prediction ---
 ANOMALY_DETECTION = f"{_GW}:submodel:AnomalyDetection:1:0"

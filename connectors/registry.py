@@ -91,6 +91,9 @@ class SourceRole(Generic[S, P]):
     # cross-checks of the source and its points (keys relative to the asset, e.g. "points[3].topic")
     check_asset: Callable[[S, Sequence[P]], Iterable[tuple[str, str]]] | None = None
     writes: bool = False  # the source implements connectors.base.WritableSource (PATCH $value)
+    # (source, point) -> values per second the point is expected to deliver (the operation ledger's data
+    # completeness); None: the source pushes when it has something, 1 per second is assumed
+    expected_rate: Callable[[S, P], float] | None = None
     default: bool = False  # a `source:` without `type` is this one (OPC UA, the original source)
 
 

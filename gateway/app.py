@@ -38,6 +38,7 @@ from gateway.historian import Historian
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.loop_lag import LoopLag
 from gateway.malloc_tuning import keep_mmap_threshold
+from gateway.ops.service import GatewayOps
 from gateway.pipeline import Pipeline, PointInfo
 from gateway.value_writer import ValueWriter, WritePoint
 
@@ -119,6 +120,9 @@ class Gateway:
         live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
         meta = point_meta(cfg)
         self.producers: list[Producer] = build_producers(cfg, self.historian)
+        # issue 15: run lock, log-signing key, the operation ledger on the gateway's own shell, systemd notify
+        self.ops = GatewayOps(cfg, self.historian)
+        self.producers += self.ops.producers()
         for producer in self.producers:
             self._add_derived(producer, live, meta)
         self.pipeline.add_consumer(LiveModelSink(live))
@@ -130,7 +134,8 @@ class Gateway:
         context = BuildContext(gateway_id=cfg.gateway.id, pki=self.pki)
         self.sources: dict[str, Source] = {a.id_short: build_source(a, context) for a in cfg.assets}
         follow_state_changes(self.models, self.sources)
-        self.audit = AuditLog(cfg.audit)
+        self.audit = AuditLog(cfg.audit, self.ops.signer)
+        self.ops.set_audit_head(self.audit.head)
         # only sources whose connector writes are write targets: PATCH on another's point answers 405
         targets: dict[str, object] = {a.id_short: self.sources[a.id_short] for a in cfg.assets if a.connector.writes}
         writes = write_points(cfg)
@@ -138,7 +143,7 @@ class Gateway:
             name = f"producer:{producer.name}"
             targets[name] = producer
             for dp in producer.points():
-                sm_id = submodel_id(self.models[dp.asset].shell.id, dp.submodel)
+                sm_id = submodel_id(self._aas_id(dp.asset), dp.submodel)
                 writes[(sm_id, dp.path)] = WritePoint(dp.point_id, name, dp.value_type, dp.writable)
         self.writer = ValueWriter(writes, targets, self.audit)
         fw_metrics = ForwarderMetrics(self.registry)
@@ -146,6 +151,7 @@ class Gateway:
             Forwarder(f.name, build_sink(f, meta, context), self.historian,
                       ForwarderSettings(f.batch_size, f.start_from, f.historical_after_s), fw_metrics)
             for f in cfg.forwarders]
+        self.ops.watch(self.sources, self.forwarders)
         for f in cfg.forwarders:  # the TimeSeries submodels say where else history lives
             segment = f.connector.linked_segment
             if segment is None:
@@ -169,21 +175,37 @@ class Gateway:
         """Make a producer's derived points and submodels part of the pipeline, the model and the forwarders."""
         for dp in producer.points():
             self.pipeline.add_point(PointInfo(dp.point_id, dp.asset, dp.submodel, dp.path, dp.value_type, dp.unit))
-            meta[dp.point_id] = PointMeta(dp.point_id, dp.asset, self.models[dp.asset].shell.id, dp.submodel, dp.path,
+            meta[dp.point_id] = PointMeta(dp.point_id, dp.asset, self._aas_id(dp.asset), dp.submodel, dp.path,
                                           dp.value_type, dp.unit, dp.semantic_id, dp.event)
         for dm in producer.models():
-            m = self.models[dm.asset]
+            own = self.ops.shell is not None and dm.asset == self.ops.shell.id_short  # the gateway's own shell
+            shell = self.ops.shell if own else self.models[dm.asset].shell
+            assert shell is not None
+            if own and not shell.submodel:
+                self.repository.add_shell(shell)
             for sm in dm.submodels:
                 self.repository.add_submodel(sm)
-                m.submodels.append(sm)
-                m.shell.submodel.add(model.ModelReference.from_referable(sm))
+                if not own:
+                    self.models[dm.asset].submodels.append(sm)
+                shell.submodel.add(model.ModelReference.from_referable(sm))
             live.update(dm.properties)
+
+    def _aas_id(self, asset: str) -> str:
+        """The AAS id of an asset's shell, or of the gateway's own shell."""
+        if asset not in self.models and self.ops.shell is not None and asset == self.ops.shell.id_short:
+            return self.ops.shell.id
+        return self.models[asset].shell.id
 
     async def start(self) -> None:
         if self._started:
             return
         keep_mmap_threshold()  # RSS comes back after large requests (see the module)
-        await self.historian.open()
+        self.ops.acquire()  # a restore must not replace the data under a running gateway
+        try:
+            await self.historian.open()
+        except BaseException:
+            self.ops.release()
+            raise
         for info in self.pipeline.points.values():
             await self.historian.register_series(info.point_id, info.value_type, info.unit)
         await self._forget_removed_forwarders()
@@ -198,6 +220,9 @@ class Gateway:
         if self.cfg.api.enabled:
             await self._start_api()
         self._started = True
+        watchdog = self.ops.ready(self._tasks)  # READY=1, and WATCHDOG=1 while healthy (gateway/ops/sdnotify.py)
+        if watchdog is not None:
+            self._tasks.append(watchdog)
         log.info("gateway %s started: %d assets, %d points, historian %s%s", self.cfg.gateway.name,
                  len(self.sources), len(self.pipeline.points), self.cfg.historian.path,
                  f", API {self.api_url}" if self.api else "")
@@ -228,7 +253,7 @@ class Gateway:
 
         mapping = [(submodel_id(a.id, p.submodel), p.path, point_id(a.id_short, p.submodel, p.path))
                    for a in self.cfg.assets for p in a.points]
-        mapping += [(submodel_id(self.models[dp.asset].shell.id, dp.submodel), dp.path, dp.point_id)
+        mapping += [(submodel_id(self._aas_id(dp.asset), dp.submodel), dp.path, dp.point_id)
                     for producer in self.producers for dp in producer.points()]
         access = AccessPolicy.from_config(self.cfg.api.auth, self.cfg.historian.path)
         app = create_app(self.repository, history=historian_backend(self.historian, mapping), writer=self.writer,
@@ -307,6 +332,7 @@ class Gateway:
         if not self._started:
             return
         self._started = False
+        self.ops.stopping()
         if self.dashboard is not None:
             self.dashboard.close()  # its live streams would hold the API server open
         if self.api is not None:
@@ -322,6 +348,7 @@ class Gateway:
         # sources are stopped and the historian flushed: the model says so too
         refresh_status(self.models, self.sources, self.historian.counts)
         self.audit.close()
+        self.ops.release()
         log.info("gateway stopped; historian flushed and closed")
 
     async def __aenter__(self) -> Gateway:

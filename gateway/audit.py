@@ -9,7 +9,11 @@ the CLI (`aas-gateway pki trust ...`) may append to the same file at once: a loc
 
 When the current file reaches `max_file_mb` it is renamed to one carrying the time span of its
 records (``audit-20261122T010203Z-20261123T040506Z.jsonl``); rotated files whose span ended more
-than `retention_days` ago are deleted, checked at open and at every rotation. Values under keys
+than `retention_days` ago are deleted, checked at open and at every rotation. Every record is
+hash-chained (`seq`, `prev`, `hash`; the file machinery is `gateway.ops.chainlog`, shared with the
+operation ledger): `aas-gateway audit verify` finds any edited, deleted, inserted or reordered
+record, and retention prunes only after writing a signed checkpoint, so the chain stays whole (the
+gateway holds the signing key; a CLI without it leaves expired files for the gateway). Values under keys
 that look secret (password, token, key, ...) are written as ``***``: an audit file is read by
 more people than the ones allowed to know the secrets.
 
@@ -22,22 +26,27 @@ and no input can make the write fail and the attempt go unrecorded.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import getpass
 import json
-import os
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from connectors.config_base import StrictModel
+from gateway.ops.chain import Head
+from gateway.ops.chainlog import (  # noqa: F401  (re-exported: the audit log's file names and times)
+    ChainedLog,
+    LogSettings,
+    RotatedFile,
+    parse_ts,
+    rotated_files,
+    utc_now_iso,
+)
+from gateway.ops.checkpoint import LogSigner
 
 
 class AuditConfig(StrictModel):
@@ -58,7 +67,6 @@ def cli_actor() -> str:
 
 
 REDACTED = "***"
-_STAMP = "%Y%m%dT%H%M%SZ"
 # a key is secret if its normalised name contains one of these, or ends in "key" (api_key, privateKey, key)
 _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "authorization", "credential", "privatekey")
 # secrets inside free text: "password=abc", "token: abc", "Authorization: Bearer abc"
@@ -138,189 +146,39 @@ def redact_text(text: str) -> str:
     return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
 
 
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_ts(text: str) -> datetime:
-    """An ISO 8601 time (``Z`` or offset; a date alone is midnight UTC; naive means UTC)."""
-    dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class RotatedFile:
-    path: Path
-    first: datetime
-    last: datetime
-    n: int = 0  # tie-breaker when several files rotated within the same seconds
-
-
-def _rotated_name(stem: str, suffix: str, first: datetime, last: datetime) -> str:
-    return f"{stem}-{first.strftime(_STAMP)}-{last.strftime(_STAMP)}{suffix}"
-
-
-def rotated_files(current: Path) -> list[RotatedFile]:
-    """The rotated siblings of `current`, oldest first (by the time span in their names)."""
-    pattern = re.compile(rf"^{re.escape(current.stem)}-(\d{{8}}T\d{{6}}Z)-(\d{{8}}T\d{{6}}Z)(?:-(\d+))?"
-                         rf"{re.escape(current.suffix)}$")
-    out: list[RotatedFile] = []
-    if not current.parent.is_dir():
-        return out
-    for p in current.parent.iterdir():
-        m = pattern.match(p.name)
-        if m:
-            first, last = (datetime.strptime(g, _STAMP).replace(tzinfo=UTC) for g in m.groups()[:2])
-            out.append(RotatedFile(p, first, last, int(m.group(3) or 0)))
-    out.sort(key=lambda r: (r.first, r.last, r.n))
-    return out
-
-
 class AuditLog:
-    """Appends audit records to `cfg.path`; safe to share between threads and with other processes."""
+    """Appends audit records to `cfg.path`; safe to share between threads and with other processes.
 
-    def __init__(self, cfg: AuditConfig) -> None:
+    `signer` (the gateway's log-signing key, kept in its PKI folder) lets retention prune expired files
+    behind a signed checkpoint; without it expired files are kept for the gateway to prune.
+    """
+
+    def __init__(self, cfg: AuditConfig, signer: LogSigner | None = None) -> None:
         self.cfg = cfg
         self.path = Path(cfg.path)
-        self._max_bytes = int(cfg.max_file_mb * 1024 * 1024)
-        self._mutex = threading.Lock()
-        self._make_dir(self.path.parent)
-        # the lock file is never renamed, so every process locks the same inode across rotations
-        self._lock_fd: int | None = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        with self._locked():
-            self._delete_expired()
+        self._log = ChainedLog(self.path, LogSettings(cfg.retention_days, cfg.max_file_mb, cfg.max_file_days),
+                               signer)
 
     def record(self, *, actor: str, source: str, action: str, target: str, result: str,
                old: Any = None, new: Any = None, detail: str | None = None) -> None:
         """Append one record, durably (returns after fsync). Secret-looking values are redacted."""
         # who, where and what are names the gateway made (escaped and bounded); values and texts may hold
-        # secrets a client sent (also redacted)
+        # secrets a client sent (also redacted). `ts` is taken under the log's lock, so the file is in time order.
         rec = {"ts": "", **{k: audit_value(v, redact=False) for k, v in (
             ("actor", actor), ("source", source), ("action", action), ("target", target))},
             **{k: audit_value(v) for k, v in (("old", old), ("new", new), ("result", result), ("detail", detail))}}
-        with self._locked():
-            rec["ts"] = utc_now_iso()  # taken under the lock, so the file is in time order across processes
-            # backslashreplace: audit_value leaves nothing unencodable, and a record must never fail for it
-            line = (json.dumps(rec, ensure_ascii=False, default=str, separators=(",", ":")) + "\n").encode(
-                "utf-8", "backslashreplace")
-            fd = self._open_current()
-            try:
-                size = os.fstat(fd).st_size
-                if size and (size + len(line) > self._max_bytes or self._too_old()):
-                    os.close(fd)
-                    fd = -1
-                    self._rotate()
-                    fd = self._open_current()
-                _write_all(fd, line)
-                os.fsync(fd)
-            finally:
-                if fd >= 0:
-                    os.close(fd)
+        self._log.append(rec)
+
+    def head(self) -> Head:
+        """The chain head (seq and hash of the last record): the daily anchor written to the historian."""
+        return self._log.head()
+
+    @property
+    def chained_log(self) -> ChainedLog:
+        return self._log
 
     def close(self) -> None:
-        with self._mutex:
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
-
-    # --- internals -----------------------------------------------------------------------------
-
-    def _lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
-
-    @staticmethod
-    def _make_dir(d: Path) -> None:
-        # only directories we create get 0700: the parent may be a shared one such as /var/log
-        missing = []
-        p = d
-        while not p.exists():
-            missing.append(p)
-            p = p.parent
-        for p in reversed(missing):
-            with contextlib.suppress(FileExistsError):
-                p.mkdir(mode=0o700)
-            os.chmod(p, 0o700)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self._mutex:
-            if self._lock_fd is None:  # used after close(): reopen rather than lose a record
-                self._make_dir(self.path.parent)
-                self._lock_fd = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-
-    def _open_current(self) -> int:
-        # opened per record under the lock: another process may have rotated the file since the last one
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        if os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-        return fd
-
-    def _too_old(self) -> bool:
-        """The current file's first record is older than max_file_days (a quiet log rotates by age)."""
-        with open(self.path, "rb") as f, contextlib.suppress(ValueError, KeyError, TypeError):
-            first = parse_ts(json.loads(f.readline())["ts"])
-            return datetime.now(UTC) - first > timedelta(days=self.cfg.max_file_days)
-        return False
-
-    def _rotate(self) -> None:
-        first, last = _span(self.path)
-        name = _rotated_name(self.path.stem, self.path.suffix, first, last)
-        target = self.path.with_name(name)
-        n = 1
-        while target.exists():
-            target = self.path.with_name(f"{name[: -len(self.path.suffix) or None]}-{n}{self.path.suffix}")
-            n += 1
-        os.rename(self.path, target)
-        _fsync_dir(self.path.parent)
-        self._delete_expired()
-
-    def _delete_expired(self) -> None:
-        cutoff = datetime.now(UTC) - timedelta(days=self.cfg.retention_days)
-        for r in rotated_files(self.path):
-            if r.last < cutoff:
-                with contextlib.suppress(FileNotFoundError):
-                    r.path.unlink()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _fsync_dir(d: Path) -> None:
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _span(path: Path) -> tuple[datetime, datetime]:
-    """Times of the first and last record of an audit file (file times where a line is unreadable)."""
-    st = path.stat()
-    first = last = None
-    with open(path, "rb") as f:
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            first = parse_ts(json.loads(f.readline())["ts"])
-        f.seek(max(0, st.st_size - 65536))
-        tail = f.read().splitlines()
-        for raw in reversed(tail):
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                last = parse_ts(json.loads(raw)["ts"])
-                break
-    fallback = datetime.fromtimestamp(st.st_mtime, UTC)
-    first = first or last or fallback
-    last = last or fallback
-    # names have second resolution: round the end up so the span covers its last record
-    last = last.replace(microsecond=0) + (timedelta(seconds=1) if last.microsecond else timedelta())
-    return first.replace(microsecond=0), max(last, first.replace(microsecond=0))
+        self._log.close()
 
 
 def read_records(current: Path, start: datetime | None = None, end: datetime | None = None) -> Iterator[dict[str, Any]]:

@@ -33,9 +33,21 @@ def summary(cfg: OpcUaSourceConfig) -> str:
     return f"{cfg.endpoint}  mode={cfg.mode} security={cfg.security.policy}/{cfg.security.mode}"
 
 
+def expected_rate(cfg: OpcUaSourceConfig, point: OpcUaPointConfig) -> float:
+    """Sampling instants per second: polled at the point's interval (else the publishing interval); a
+    subscription samples at the point's or the source's sampling interval (0: the publishing interval)."""
+    if cfg.mode == "poll":
+        interval_ms = point.sampling_interval_ms or cfg.publishing_interval_ms
+    else:
+        sampling = point.sampling_interval_ms if point.sampling_interval_ms is not None else cfg.sampling_interval_ms
+        interval_ms = sampling or cfg.publishing_interval_ms
+    return 1000.0 / interval_ms
+
+
 DESCRIPTOR = register(ConnectorDescriptor(
     "opcua", "OPC UA",
     source=SourceRole(config=OpcUaSourceConfig, point=OpcUaPointConfig, create=create_source, endpoint=endpoint,
-                      summary=summary, writes=True, default=True),
+                      summary=summary, writes=True, expected_rate=expected_rate,
+                      default=True),
     sample_config=Path(__file__).with_name("sample.yaml"),
 ))

@@ -21,7 +21,8 @@ import importlib
 import sys
 
 # module names in gateway/cli/, in the order --help lists them
-COMMANDS = ("run", "check_config", "simulate", "demo", "history", "kpi", "apikey", "pki", "audit", "tls")
+COMMANDS = ("run", "check_config", "simulate", "demo", "history", "kpi", "report", "apikey", "pki", "audit", "tls",
+            "backup")
 
 
 class _VersionAction(argparse.Action):

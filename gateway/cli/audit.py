@@ -1,4 +1,4 @@
-"""`aas-gateway audit export`: the audit records of a time window, for the yearly operations report.
+"""`aas-gateway audit export|verify`: the audit records of a time window, for the yearly operations report.
 
 Reads the rotated files and the current one in time order. With `-c` the audit file is the one the
 gateway writes (`gateway.cli.paths`, the config validated like `run` does, so its secrets must be
@@ -40,6 +40,63 @@ def register(sub: Subparsers) -> None:
     e.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     e.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     e.set_defaults(func=cmd_export)
+    v = asub.add_parser("verify", help="check that no audit or ledger record was edited, deleted, inserted or "
+                        "reordered (exit 1 naming file and line if one was)")
+    v.add_argument("--pki-dir", help="PKI folder holding log-signing/public.pem (default: the config's)")
+    v.add_argument("--ledger-path", help="with --audit-file: also this ledger file (ledger/ledger.jsonl)")
+    v.add_argument("--historian", help="with --audit-file: the historian holding the daily anchors")
+    v.add_argument("--no-anchors", action="store_true", help="do not compare with the anchors in the historian")
+    v.add_argument("--json", action="store_true", help="findings as JSON")
+    v.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """`aas-gateway audit verify`: exit 0 if both chains are intact, 1 if anything was found, 2 on bad usage."""
+    from pathlib import Path
+
+    from gateway.ops.checkpoint import signing_dir
+    from gateway.ops.paths import PathsError, from_config
+    from gateway.ops.service import gateway_id_short_of
+    from gateway.ops.verify import read_anchors, verify_log
+
+    config = getattr(args, "config", None)
+    key_dir = Path(args.pki_dir) / "log-signing" if getattr(args, "pki_dir", None) else None
+    logs: list[tuple[str, Path]] = []
+    historian: Path | None = None
+    asset: str | None = None
+    if config:
+        try:
+            paths = from_config(Path(config))
+        except PathsError as e:
+            print(f"audit verify: {e}", file=sys.stderr)
+            return 2
+        logs = [("audit", paths.audit), ("ledger", paths.ledger)]
+        historian = paths.historian
+        asset = gateway_id_short_of(paths.gateway_name)
+        key_dir = key_dir or signing_dir(paths.pki)
+    else:
+        logs = [("audit", Path(args.audit_file))]
+        if getattr(args, "ledger_path", None):
+            logs.append(("ledger", Path(args.ledger_path)))
+        if getattr(args, "historian", None):
+            historian = Path(args.historian)
+    verdicts = []
+    for name, current in logs:
+        anchors = read_anchors(historian, name, asset) if historian is not None and \
+            not getattr(args, "no_anchors", False) else []
+        verdicts.append(verify_log(name, current, key_dir, anchors))
+    if getattr(args, "json", False):
+        print(json.dumps([{"log": v.name, "path": str(v.current), "records": v.result.records,
+                           "legacy": v.result.legacy, "files": v.result.files, "head_seq": v.result.head.seq,
+                           "head": v.result.head.hash, "anchors_checked": v.anchors_checked,
+                           "findings": [{"file": f.file, "line": f.line, "kind": f.kind, "message": f.message,
+                                         "problem": f.problem} for f in v.findings]} for v in verdicts], indent=1))
+    else:
+        for v in verdicts:
+            for f in v.findings:
+                print(("PROBLEM " if f.problem else "note    ") + str(f))
+            print(v.summary())
+    return 1 if any(v.problems for v in verdicts) else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

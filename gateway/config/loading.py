@@ -22,12 +22,13 @@ from gateway.config_yaml import gc_paused, load_yaml
 _SUBST = re.compile(r"\$\{([^}]*)\}")
 
 
-def _substitute(node: Any, loc: tuple[Any, ...], issues: list[ConfigIssue], env: dict[str, str]) -> Any:
+def _substitute(node: Any, loc: tuple[Any, ...], issues: list[ConfigIssue], env: dict[str, str],
+                secrets: bool = True) -> Any:
     if isinstance(node, dict):
         # values without a ${...} (nearly all of them) are kept without a call each: configs have 100,000s
-        return {k: v if _plain(v) else _substitute(v, (*loc, k), issues, env) for k, v in node.items()}
+        return {k: v if _plain(v) else _substitute(v, (*loc, k), issues, env, secrets) for k, v in node.items()}
     if isinstance(node, list):
-        return [v if _plain(v) else _substitute(v, (*loc, i), issues, env) for i, v in enumerate(node)]
+        return [v if _plain(v) else _substitute(v, (*loc, i), issues, env, secrets) for i, v in enumerate(node)]
     if not isinstance(node, str) or "${" not in node:
         return node
 
@@ -38,6 +39,8 @@ def _substitute(node: Any, loc: tuple[Any, ...], issues: list[ConfigIssue], env:
             try:
                 return Path(path).read_text().strip()
             except OSError as e:
+                if not secrets:
+                    return ""
                 issues.append(ConfigIssue(format_loc(loc), f"cannot read secret file {path}: {e.strerror}"))
                 return ""
         name, sep, default = expr.partition(":-")
@@ -48,6 +51,8 @@ def _substitute(node: Any, loc: tuple[Any, ...], issues: list[ConfigIssue], env:
             return env[name]
         if sep:
             return default
+        if not secrets:
+            return ""
         issues.append(ConfigIssue(format_loc(loc), f"environment variable {name} is not set"))
         return ""
 
@@ -60,13 +65,17 @@ def _plain(v: Any) -> bool:
 
 
 def parse_config(data: Any, file: str = "<config>", env: dict[str, str] | None = None,
-                 config_dir: Path | None = None) -> GatewayConfig:
+                 config_dir: Path | None = None, *, secrets: bool = True) -> GatewayConfig:
     """Validate an already-parsed YAML document and resolve its paths (relative to `config_dir` if given,
-    else left relative to the working directory); ConfigError lists every problem."""
+    else left relative to the working directory); ConfigError lists every problem.
+
+    `secrets=False` reads a config for its paths and settings where the sources' secrets are not at hand
+    (`backup`, `report`, `audit verify` from cron): an unset `${VAR}` or unreadable `${file:...}` becomes
+    an empty string instead of an error. Never start a gateway from such a config."""
     if not isinstance(data, dict):
         raise ConfigError(file, [ConfigIssue("", "the file must hold a mapping (key: value) at the top level")])
     issues: list[ConfigIssue] = []
-    data = _substitute(data, (), issues, dict(os.environ) if env is None else env)
+    data = _substitute(data, (), issues, dict(os.environ) if env is None else env, secrets)
     try:
         cfg = GatewayConfig.model_validate(data)
     except ValidationError as e:
@@ -77,12 +86,13 @@ def parse_config(data: Any, file: str = "<config>", env: dict[str, str] | None =
     return cfg.resolve_paths(config_dir, file)
 
 
-def load_config(path: str | Path, env: dict[str, str] | None = None) -> GatewayConfig:
+def load_config(path: str | Path, env: dict[str, str] | None = None, *, secrets: bool = True) -> GatewayConfig:
     """Read, substitute, validate and resolve a config file: the result is final and immutable.
 
     Every path in it is absolute (relative ones in the file are relative to its folder; the PKI, audit
     log, API key file and detector state default to beside the historian): see gateway/config/paths.py.
     Raises ConfigError listing every problem. Derive a changed config with `with_overrides`.
+    `secrets=False`: see `parse_config`.
     """
     file = str(path)
     try:
@@ -98,7 +108,7 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> GatewayC
         problem = getattr(e, "problem", None) or str(e)
         raise ConfigError(file, [ConfigIssue("", f"{where}invalid YAML: {problem}")]) from None
     with gc_paused():
-        return parse_config(data, file, env, config_dir=Path(path).resolve().parent)
+        return parse_config(data, file, env, config_dir=Path(path).resolve().parent, secrets=secrets)
 
 
 def with_overrides(cfg: GatewayConfig, overrides: Mapping[str, Any]) -> GatewayConfig:

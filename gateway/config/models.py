@@ -31,6 +31,7 @@ from gateway.config.paths import in_data_dir, relative_to
 from gateway.detect.config import DetectionConfig
 from gateway.detect.config import check as check_detection
 from gateway.kpi.config import check_points
+from gateway.ops.ledger_config import LedgerConfig
 from gateway.ui.config import UiConfig
 
 if TYPE_CHECKING:
@@ -148,6 +149,7 @@ class GatewayConfig(StrictModel):
     audit: AuditConfig = AuditConfig()
     forwarders: list[ForwarderConfig] = []
     detection: DetectionConfig = DetectionConfig()
+    ledger: LedgerConfig = LedgerConfig()
     assets: list[SerializeAsAny[AssetConfig]] = Field(min_length=1)
 
     _origin: ConfigOrigin | None = PrivateAttr(None)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from gateway.audit import AuditConfig, AuditLog, read_records, rotated_files
+from gateway.ops.checkpoint import LogSigner, read_checkpoint
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -53,7 +54,9 @@ def test_record_format_and_permissions(tmp_path: Path) -> None:
                detail="no such certificate")
     log.close()
     recs = lines(path)
-    assert list(recs[0]) == ["ts", "actor", "source", "action", "target", "old", "new", "result", "detail"]
+    assert list(recs[0]) == ["ts", "actor", "source", "action", "target", "old", "new", "result", "detail",
+                             "seq", "prev", "hash"]  # the hash chain's fields (gateway/ops/chain.py)
+    assert recs[1]["seq"] == 2 and recs[1]["prev"] == recs[0]["hash"]
     assert recs[0]["old"] == 100.0 and recs[0]["new"] == 42.5 and recs[0]["detail"] is None
     assert recs[1]["result"] == "error: not found" and recs[1]["detail"] == "no such certificate"
     ts = datetime.fromisoformat(recs[0]["ts"].replace("Z", "+00:00"))
@@ -115,14 +118,21 @@ def test_retention_deletes_expired_rotated_files_at_open_and_on_rotation(tmp_pat
     now = datetime.now(UTC)
     old = write_rotated(path, [(now - timedelta(days=40), "old")])
     recent = write_rotated(path, [(now - timedelta(days=10), "recent")])
-    log = AuditLog(AuditConfig(path=path, retention_days=30, max_file_mb=0.001))
+    AuditLog(AuditConfig(path=path, retention_days=30)).close()
+    assert old.exists()  # without the gateway's log-signing key nothing is pruned (the chain needs a checkpoint)
+    signer = LogSigner(tmp_path / "pki" / "log-signing")
+    log = AuditLog(AuditConfig(path=path, retention_days=30, max_file_mb=0.001), signer)
     assert not old.exists() and recent.exists()
+    cp = read_checkpoint(path)
+    assert cp is not None and cp.pruned_files == [old.name] and cp.pruned_records == 1 and cp.seq == 0
     # a file that expires while the log is open goes at the next rotation
     older = write_rotated(path, [(now - timedelta(days=35), "older")])
     for i in range(20):
         log.record(actor="op", source="cli", action="write", target=f"t{i}", result="ok", new="x" * 100)
     log.close()
     assert not older.exists() and recent.exists() and len(rotated_files(path)) >= 2
+    cp = read_checkpoint(path)
+    assert cp is not None and cp.pruned_files == [old.name, older.name] and cp.previous is not None
 
 
 def test_a_quiet_log_rotates_by_age_so_retention_reaches_it(tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ def site(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("argv", [
     ["--help"], ["check-config", str(EXAMPLE)], ["history", "--help"], ["kpi", "--help"], ["apikey", "--help"],
     ["audit", "--help"], ["tls", "--help"], ["pki", "--help"], ["run", "--help"], ["demo", "--help"],
+    ["report", "--help"], ["backup", "--help"],
 ])
 def test_quick_commands_load_no_protocol_or_web_stack(argv: list[str], tmp_path: Path) -> None:
     assert _loaded_after(argv, tmp_path) == set()
