@@ -49,11 +49,21 @@ class ApiServer:
         self.host = host
         self.port = port
 
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:
+            # uvicorn calls sys.exit(1) when it cannot bind (it logged why just before); a SystemExit in a
+            # task escapes the event loop and would end the whole process without stopping the gateway
+            raise OSError(f"the REST API cannot listen on {self.host}:{self._server.config.port} "
+                          "(in use, or not an address of this machine: see the error above)") from None
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve(), name="api-server")
+        self._task = asyncio.create_task(self._serve(), name="api-server")
         while not self._server.started:
             if self._task.done():
-                await self._task  # raises the startup error (e.g. port in use)
+                task, self._task = self._task, None  # nothing to stop
+                await task  # raises the startup error (e.g. port in use)
                 raise RuntimeError("API server stopped during startup")
             await asyncio.sleep(0.02)
         sock = self._server.servers[0].sockets[0]

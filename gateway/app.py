@@ -120,6 +120,7 @@ class Gateway:
         live = {pid: prop for m in self.models.values() for pid, prop in m.properties.items()}
         meta = point_meta(cfg)
         self.producers: list[Producer] = build_producers(cfg, self.historian)
+        self.derived_elements: dict[str, model.SubmodelElement] = {}  # point id -> element, of every producer
         # issue 15: run lock, log-signing key, the operation ledger on the gateway's own shell, systemd notify
         self.ops = GatewayOps(cfg, self.historian)
         self.producers += self.ops.producers()
@@ -189,6 +190,7 @@ class Gateway:
                     self.models[dm.asset].submodels.append(sm)
                 shell.submodel.add(model.ModelReference.from_referable(sm))
             live.update(dm.properties)
+            self.derived_elements.update(dm.properties)
 
     def _aas_id(self, asset: str) -> str:
         """The AAS id of an asset's shell, or of the gateway's own shell."""
@@ -206,6 +208,19 @@ class Gateway:
         except BaseException:
             self.ops.release()
             raise
+        try:
+            await self._start_after_historian()
+        except BaseException:
+            # a start that fails half-way (a port in use, a bad producer) stops what it started: no task,
+            # connection or lock outlives it, so the caller (or systemd) can simply try again
+            self._started = True
+            try:
+                await self.stop()
+            except Exception:  # the start's own error is the one to report
+                log.exception("cleaning up after a failed start")
+            raise
+
+    async def _start_after_historian(self) -> None:
         for info in self.pipeline.points.values():
             await self.historian.register_series(info.point_id, info.value_type, info.unit)
         await self._forget_removed_forwarders()

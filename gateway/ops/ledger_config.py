@@ -1,6 +1,6 @@
 """The `ledger:` section of the config: the operation-rate ledger (gateway/ops/ledger.py).
 
-Its own module (not gateway/config.py) so that the config file imports it without importing the
+Its own module (not gateway/config/) so that the config package imports it without importing the
 ledger's machinery, and the ledger never imports the config loader.
 """
 

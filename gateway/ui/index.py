@@ -193,10 +193,7 @@ class DashboardIndex:
                     self._add(ua, UiPoint(pid, a.id_short, p.submodel, submodel_id(a.id, p.submodel), p.path,
                                           _canonical(gateway, pid, p.type), p.unit, p.writable, False, el))
             self.assets[a.id_short] = ua
-        derived: dict[str, model.SubmodelElement] = {}
-        for producer in gateway.producers:
-            for dm in producer.models():
-                derived.update(dm.properties)
+        derived = gateway.derived_elements
         for producer in gateway.producers:
             for dp in producer.points():
                 el = derived.get(dp.point_id)

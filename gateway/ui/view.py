@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from basyx.aas.model import SubmodelElement
+
 from aas_models.builder import AssetModel
 from connectors.base import Source, SourceHealth
 from gateway.audit import AuditLog
@@ -28,6 +30,9 @@ class GatewayView(Protocol):
 
     @property
     def producers(self) -> Sequence[Producer]: ...
+
+    @property
+    def derived_elements(self) -> Mapping[str, SubmodelElement]: ...
 
     @property
     def sources(self) -> Mapping[str, Source]: ...
