@@ -20,10 +20,12 @@ anomalies: they are reported with the RUL figures, not scored as alarms.
 - *clean* runs: no faults (false alarms per machine-hour of normal operation).
 
 Tuning seeds and evaluation seeds are disjoint and both named in the JSON; the figures to judge
-are the evaluation ones. Results: benchmarks/results/detect.json.
+are the evaluation ones. The seeds looked at while developing (tuning, and the retired evaluation
+sets, on which later changes were tuned) are run too, for reference. Results:
+benchmarks/results/detect.json.
 
-    python benchmarks/detect.py                 # evaluation seeds (and the tuning seeds for reference)
-    python benchmarks/detect.py --tune          # tuning seeds only, quicker, what tuning looked at
+    python benchmarks/detect.py                 # evaluation seeds (and the seeds tuned on, for reference)
+    python benchmarks/detect.py --tune          # the seeds tuned on only, quicker, what tuning looked at
 """
 
 from __future__ import annotations
@@ -55,10 +57,14 @@ RESULTS = ROOT / "benchmarks" / "results" / "detect.json"
 LABELS_DIR = ROOT / "benchmarks" / "results" / "detect-labels"
 CONFIG = ROOT / "deploy" / "example-config.yaml"
 TUNING_SEEDS = (1, 2, 3)
-# 101-105 were the evaluation seeds of a first full run; one detector change after it was diagnosed on their
-# per-kind runs, so they no longer count as unseen: the evaluation figures come from fresh seeds
-DEVELOPMENT_SEEDS = (101, 102, 103, 104, 105)
-EVAL_SEEDS = (201, 202, 203, 204, 205)
+# Retired evaluation sets: once a change is diagnosed or tuned on an evaluation set, it no longer counts as
+# unseen and the evaluation figures come from fresh seeds. 101-105: the first full run (one detector change was
+# diagnosed on their per-kind runs). 201-205: the first version's evaluation; stuck sensors in states other than
+# operating (silence learned per state, gateway/detect/silence.py) were diagnosed and tuned on them, and on 1-3
+# and 101-105. 201-205 are run as the `development` suite, so the change's effect there stays visible.
+DEVELOPMENT_SEEDS = (101, 102, 103, 104, 105, 201, 202, 203, 204, 205)
+RETUNED_SEEDS = (201, 202, 203, 204, 205)
+EVAL_SEEDS = (301, 302, 303, 304, 305)
 GRACE_S = 300.0
 NS = 1_000_000_000
 T0 = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
@@ -305,10 +311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "positive; a fault is detected by the first alarm raised in that window"},
         "tuning_seeds": list(TUNING_SEEDS),
         "seeds_seen_during_development": list(DEVELOPMENT_SEEDS),
+        "development_seeds": list(RETUNED_SEEDS),
         "evaluation_seeds": [] if args.tune else list(EVAL_SEEDS),
     }
     print("tuning seeds", TUNING_SEEDS, file=sys.stderr)
     result["tuning"] = suite(cfg, TUNING_SEEDS, args.hours, args.kind_hours, args.warmup, "tuning")
+    print("development seeds", RETUNED_SEEDS, file=sys.stderr)
+    result["development"] = suite(cfg, RETUNED_SEEDS, args.hours, args.kind_hours, args.warmup, "development")
     if not args.tune:
         print("evaluation seeds", EVAL_SEEDS, file=sys.stderr)
         result["evaluation"] = suite(cfg, EVAL_SEEDS, args.hours, args.kind_hours, args.warmup, "evaluation")

@@ -33,7 +33,9 @@ class DetectorParams:
     spread of changes. Block level (means over `block_s` seconds against the median/MAD of recent
     normal block means): a two-sided CUSUM with allowance `cusum_k` and decision interval `cusum_h`
     (a drift). `stuck_min_s`: no change for this long while operating, and for `stuck_factor`
-    times the learned interval between changes.
+    times the learned interval between changes. `stuck_state_learn_s`: in the other machine states
+    (and while settling) silence is judged by limits learned per state, in the states where the
+    signal was seen this long and proved noisy (silence.py); None judges silence only while operating.
     """
 
     spike_z: float | None = 9.0
@@ -46,6 +48,7 @@ class DetectorParams:
     drift_direction: Literal["both", "up", "down"] = "both"
     stuck_min_s: float | None = 30.0
     stuck_factor: float = 20.0
+    stuck_state_learn_s: float | None = 300.0
     window: int = 600  # readings in the sample baseline
     learn_every_s: float = 1.0  # at most one reading per this many seconds enters it: the baseline spans
     # window x learn_every_s seconds (10 min) whatever the sampling rate
@@ -93,6 +96,7 @@ class DetectorOverrides(StrictModel):
     drift_direction: Literal["both", "up", "down"] | None = None
     stuck_min_s: float | None = Field(None, gt=0)
     stuck_factor: float | None = Field(None, gt=0)
+    stuck_state_learn_s: float | None = Field(None, gt=0)
     window: int | None = Field(None, ge=10, le=100_000)
     learn_every_s: float | None = Field(None, ge=0)
     block_window: int | None = Field(None, ge=10, le=100_000)

@@ -58,6 +58,19 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()[:16]
 
 
+# detector parameters added after state files of version 1 were written: left out of a signal's fingerprint
+# while not set, so a new parameter does not make every saved baseline look reconfigured (and relearn)
+_PARAMS_ADDED_LATER = ("stuck_state_learn_s",)
+
+
+def _signal_fingerprint(cfg: SignalConfig) -> str:
+    dump = cfg.model_dump(mode="json")
+    for key in _PARAMS_ADDED_LATER:
+        if dump["params"].get(key) is None:
+            dump["params"].pop(key, None)
+    return _fingerprint(dump)
+
+
 @dataclass
 class _Signal:
     cfg: SignalConfig
@@ -255,10 +268,12 @@ class AssetEngine:
     def _on_state(self, s: Sample) -> None:
         if s.status & SEVERITY_MASK or s.value is None:
             return  # unknown state: keep the last known one
+        rx = s.received_ts
+        for w in self.signals:  # silence is learned and judged per state (gateway/detect/silence.py)
+            w.detector.enter_state(str(s.value), rx)
         operating = str(s.value) in self.operating_values
         if operating == self.operating:
             return
-        rx = s.received_ts
         if operating:
             self._op_since = rx
             self._settled_at = rx + int(self.settle_s * NS)
@@ -287,7 +302,7 @@ class AssetEngine:
 
     def _on_signal(self, w: _Signal, s: Sample) -> None:
         if s.status & SEVERITY_MASK or s.value is None:
-            w.detector.no_evidence()
+            w.detector.no_evidence(s.received_ts)
             return
         value = float(s.value)
         if w.setpoint_id is not None:
@@ -546,7 +561,7 @@ class AssetEngine:
     # --- persistence ---------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         snap: dict[str, Any] = {
-            "signals": {w.path: {"fp": _fingerprint(w.cfg.model_dump(mode="json")), "detector": w.detector.snapshot()}
+            "signals": {w.path: {"fp": _signal_fingerprint(w.cfg), "detector": w.detector.snapshot()}
                         for w in self.signals},
             "alarms": {name: a.snapshot() for name, a in self.alarms.items()},
             "op_total_s": self.op_seconds(self._last_tick or 0) if self._last_tick else self._op_total_s,
@@ -578,7 +593,7 @@ class AssetEngine:
             entry = signals.get(w.path)
             if entry is None:
                 continue
-            if entry.get("fp") != _fingerprint(w.cfg.model_dump(mode="json")):
+            if entry.get("fp") != _signal_fingerprint(w.cfg):
                 problems.append(f"{w.path}: configuration changed")
                 continue
             attempt(w.path, w.detector.restore, entry.get("detector"))

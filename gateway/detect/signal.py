@@ -7,7 +7,9 @@ means* (averages over `block_s` seconds, which also average out a machine cycle)
 CUSUM against the median and MAD of recent normal block means: it accumulates small persistent
 deviations, which is how a slow drift shows (Page's CUSUM, the standard sequential test for a
 shift in mean). Stuck is silence: no change for much longer than the learned interval between
-changes, while the machine operates. Range and maximum rate are physical limits from the config.
+changes, while the machine operates; in the other machine states silence is judged only where the
+signal showed itself noisy, by limits learned per state (silence.py). Range and maximum rate are
+physical limits from the config.
 
 The baseline learns only from readings that look normal (`learn_z`), so a fault is not learned
 as the new normal while it lasts; a condition that lasts `rebaseline_after_s` is taken as a new
@@ -24,6 +26,7 @@ from typing import Any
 
 from gateway.detect.config import DetectorParams
 from gateway.detect.robust import RobustWindow
+from gateway.detect.silence import StateSilence
 
 NS = 1_000_000_000
 
@@ -70,7 +73,10 @@ class SignalDetector:
         self._last_r: float | None = None  # last judged residual (for rates)
         self._last_ts: int | None = None
         self._last_value: float | None = None
-        self._last_change_rx: int | None = None
+        self._last_change_rx: int | None = None  # for the learned interval (moved on by `resume`)
+        self._changed_rx: int | None = None  # when the value last changed (or turned good): silence starts
+        self._stuck_from: int | None = None  # since when silence is judged without a break (None: not judged)
+        self.silence = StateSilence(params.stuck_min_s, params.stuck_factor, params.stuck_state_learn_s)
         self._good = False
         self._level_run = 0
         self._until: dict[str, int] = {}  # cause -> ns until which it holds
@@ -107,8 +113,10 @@ class SignalDetector:
             self.score_max = score
 
     # --- readings --------------------------------------------------------------------------------------
-    def no_evidence(self) -> None:
-        """A bad or uncertain reading: nothing to judge, and silence since is not 'stuck'."""
+    def no_evidence(self, rx: int | None = None) -> None:
+        """A bad or uncertain reading (received at `rx`): nothing to judge, and silence since is not 'stuck'."""
+        if self._good:
+            self.silence.interrupted(rx)
         self._good = False
         self._level_run = 0
         self._last_r = None
@@ -121,6 +129,10 @@ class SignalDetector:
     def discontinuity(self) -> None:
         """The judged quantity jumped for a known reason (a new setpoint): no rate across it."""
         self._last_r = None
+
+    def enter_state(self, state: str, rx: int) -> None:
+        """The machine entered `state` (its state point's value): silence is judged by that state's limit."""
+        self.silence.enter(state, rx)
 
     def resume(self, now_rx: int) -> None:
         """Judging starts again: silence is counted from now, not from before the pause."""
@@ -155,6 +167,8 @@ class SignalDetector:
                 if iv > 0:
                     self.interval_s = iv if self.interval_s is None else 0.95 * self.interval_s + 0.05 * iv
             self._last_change_rx = rx
+            self._changed_rx = rx
+            self.silence.changed(rx)
         self._last_value = value
         self._good = True
         self._until.pop("stuck", None)
@@ -254,12 +268,26 @@ class SignalDetector:
         (machine clocks may be off: conditions are held from when readings were received)."""
         now = now_rx
         p = self.p
-        if judge and self.ready and self._good and p.stuck_min_s is not None and self._last_change_rx is not None:
-            limit = max(p.stuck_min_s, p.stuck_factor * (self.interval_s or 0.0))
-            silent = (now_rx - self._last_change_rx) / NS
+        limit: float | None = None
+        operating = judge and self.ready
+        if p.stuck_min_s is not None and self._good and self._changed_rx is not None:
+            if operating:  # the interval between changes learned while operating
+                limit = max(p.stuck_min_s, p.stuck_factor * (self.interval_s or 0.0))
+            else:  # any other state (or settling): only where the signal is noisy in that state
+                limit = self.silence.limit
+        if limit is None:
+            self._stuck_from = None
+        else:
+            if self._stuck_from is None:  # judging starts: silence is counted from then, not from before (while
+                # operating, from the last change since judging resumed, as `resume` keeps it)
+                self._stuck_from = self._last_change_rx if operating and self._last_change_rx is not None \
+                    else now_rx
+            assert self._changed_rx is not None
+            silent = (now_rx - max(self._changed_rx, self._stuck_from)) / NS
             self._bump(max(self.score, silent / limit))
             if silent > limit:
                 self._hold("stuck", now, 2.5 * tick_s, silent)
+                self.silence.flagged = True
         for cause in [c for c, until in self._until.items() if until <= now]:
             del self._until[cause]
         if not self._until:
@@ -291,6 +319,7 @@ class SignalDetector:
         self.buckets.clear()
         self.diffs.clear()
         self.blocks.clear()
+        self.silence.clear()
         self.cusum_pos = self.cusum_neg = 0.0
         self._until.clear()
         self._anomalous_since = None
@@ -314,7 +343,8 @@ class SignalDetector:
         return {"samples": self.samples.snapshot(), "diffs": self.diffs.snapshot(), "blocks": self.blocks.snapshot(),
                 "buckets": {str(k): w.snapshot() for k, w in self.buckets.items()},
                 "interval_s": self.interval_s, "quantum": self.quantum if math.isfinite(self.quantum) else None,
-                "cusum": [self.cusum_pos, self.cusum_neg], "rebaselines": self.rebaselines}
+                "cusum": [self.cusum_pos, self.cusum_neg], "rebaselines": self.rebaselines,
+                "silence": self.silence.snapshot()}
 
     def restore(self, snap: dict[str, Any]) -> None:
         self.samples.restore(snap["samples"])
@@ -328,3 +358,4 @@ class SignalDetector:
         self.quantum = float(q) if q is not None else math.inf
         self.cusum_pos, self.cusum_neg = (float(x) for x in snap.get("cusum", [0.0, 0.0]))
         self.rebaselines = int(snap.get("rebaselines", 0))
+        self.silence.restore(snap.get("silence") or {})  # absent in files saved before it was learned

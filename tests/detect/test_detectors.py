@@ -89,6 +89,61 @@ def test_stuck_is_silence_while_operating_and_nothing_while_stopped() -> None:
     assert not det2.check(t + 600 * NS, True, 1.0).anomalous
 
 
+def _stopped_then_stuck(noisy_when_stopped: bool) -> tuple[SignalDetector, int]:
+    """Operating an hour and stopped 10 min twice (noisy or flat at 0 while stopped); then stopped again and the
+    reported value stops changing. Returns the detector and the time the sensor stuck."""
+    det = fresh()
+    t = 0
+    for cycle in range(2):
+        det.enter_state("Running", t)
+        t = feed(det, noise(3600, seed=10 + cycle), t)
+        det.enter_state("Idle", t)
+        t = feed(det, noise(600, mean=20.0, seed=20 + cycle) if noisy_when_stopped else [0.0] * 600, t, judge=False)
+    det.enter_state("Running", t)
+    t = feed(det, noise(600, seed=30), t)
+    det.enter_state("Idle", t)
+    t = feed(det, noise(20, mean=20.0, seed=40) if noisy_when_stopped else [0.0] * 20, t, judge=False)
+    return det, t
+
+
+def test_stuck_while_stopped_is_found_where_the_signal_is_noisy_in_that_state() -> None:
+    det, t = _stopped_then_stuck(noisy_when_stopped=True)  # e.g. a temperature: noisy whatever the machine does
+    assert det.silence.limit == 30.0  # learned: the signal changes about every second while stopped too
+    for s in range(1, 25):
+        assert not det.check(t + s * NS, False, 1.0).anomalous
+    v = det.check(t + 40 * NS, False, 1.0)
+    assert v.anomalous and v.cause == "stuck"
+
+
+def test_stuck_while_stopped_is_not_judged_where_the_signal_is_flat_in_that_state() -> None:
+    det, t = _stopped_then_stuck(noisy_when_stopped=False)  # e.g. a stopped spindle's load: 0, flat
+    rec = det.silence.records["Idle"]
+    assert rec.seen_s >= 1200 and rec.quiet_s > 0.9 * rec.seen_s
+    assert det.silence.limit is None
+    assert not any(det.check(t + s * 10 * NS, False, 1.0).anomalous for s in range(1, 60))
+
+
+def test_silence_judged_across_a_stop_counts_from_the_last_change() -> None:
+    det, t = _stopped_then_stuck(noisy_when_stopped=True)
+    det.enter_state("Running", t)
+    t = feed(det, noise(600, seed=50), t)  # judged while operating; then it sticks and the machine stops 20 s later
+    for s in range(20):
+        det.check(t + s * NS, True, 1.0)
+    det.enter_state("Idle", t + 20 * NS)
+    assert not det.check(t + 25 * NS, False, 1.0).anomalous
+    v = det.check(t + 32 * NS, False, 1.0)  # 31 s of silence in all, 11 of them stopped
+    assert v.anomalous and v.cause == "stuck"
+
+
+def test_silence_that_raised_stuck_is_not_learned_as_normal() -> None:
+    det, t = _stopped_then_stuck(noisy_when_stopped=True)
+    before = det.silence.records["Idle"].quiet_s
+    for s in range(1, 300):
+        det.check(t + s * NS, False, 1.0)
+    det.observe(21.0, 21.0, t + 300 * NS, t + 300 * NS, False)  # the sensor works again
+    assert det.silence.records["Idle"].quiet_s == before and det.silence.limit == 30.0
+
+
 def test_readings_that_may_not_be_judged_are_not_learned() -> None:
     det = fresh()
     feed(det, noise(300), judge=False)
@@ -111,6 +166,19 @@ def test_detector_state_round_trip() -> None:
     assert again.ready and again.samples.snapshot() == det.samples.snapshot()
     again.observe(215.0, 215.0, t, t, True)
     assert again.check(t, True, 1.0).anomalous
+
+
+def test_per_state_silence_survives_a_round_trip() -> None:
+    det, _ = _stopped_then_stuck(noisy_when_stopped=True)
+    again = fresh()
+    again.restore(json.loads(json.dumps(det.snapshot())))
+    assert again.silence.snapshot() == det.silence.snapshot()
+    again.enter_state("Idle", 0)
+    again.observe(20.0, 20.0, 0, 0, False)
+    assert again.silence.limit == 30.0  # judged while stopped at once: no new learning window
+    old = det.snapshot()
+    del old["silence"]  # a file saved before silence was learned per state still loads
+    fresh().restore(json.loads(json.dumps(old)))
 
 
 def test_alarm_life_cycle_after_isa_18_2() -> None:
