@@ -37,6 +37,7 @@ from gateway.audit import AuditLog
 from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig, point_id, source_endpoint
 from gateway.derived import Producer, build_producers
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
+from gateway.gc_tuning import keep_frozen
 from gateway.historian import Historian
 from gateway.history_backend import HistorianBackend
 from gateway.kpi import producer as _kpi_producer  # noqa: F401  (registers the KPI producer factory)
@@ -210,6 +211,8 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self.loop_lag.run(), name="loop-lag"))
         if self.cfg.api.enabled:
             await self._start_api()
+        # what start built (config, AAS model, API) lives as long as the gateway: keep the collector off it
+        self._tasks.append(asyncio.create_task(keep_frozen(), name="gc-freeze"))
         self._started = True
         log.info("gateway %s started: %d assets, %d points, historian %s%s", self.cfg.gateway.name,
                  len(self.sources), len(self.pipeline.points), self.cfg.historian.path,
