@@ -39,6 +39,7 @@ metamodel's place for facts about one element instance.
 from __future__ import annotations
 
 import decimal
+import functools
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -64,7 +65,12 @@ _SEVERITY = ("Good", "Uncertain", "Bad", "Bad")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@functools.cache
 def _ext(iri: str) -> model.ExternalReference:
+    """The semanticId of a live qualifier: one object per IRI, shared by every point's qualifier.
+
+    BaSyx References are immutable, so sharing them is safe; one each cost ~650 bytes per point.
+    """
     return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, iri),))
 
 
