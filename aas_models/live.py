@@ -39,6 +39,7 @@ metamodel's place for facts about one element instance.
 from __future__ import annotations
 
 import decimal
+import functools
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -69,7 +70,12 @@ Q_WRITABLE = "Writable"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the hot path inlines ns_to_datetime
 
 
+@functools.cache
 def _ext(iri: str) -> model.ExternalReference:
+    """The semanticId of a live qualifier: one object per IRI, shared by every point's qualifier.
+
+    BaSyx References are immutable, so sharing them is safe; one each cost ~650 bytes per point.
+    """
     return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, iri),))
 
 
@@ -117,6 +123,10 @@ def converter(value_type: type) -> Callable[[Any], Any] | None:
     return None
 
 
+# the value types of the SourceTimestamp, StatusCode and Quality qualifiers _live_qualifiers makes
+_LIVE_TYPES = (model.datatypes.DateTime, model.datatypes.String, model.datatypes.String)
+
+
 def _make_qualifier(type_: str, value_type: type, value: Any, kind: model.QualifierKind, sem: str) -> model.Qualifier:
     return model.Qualifier(type_, value_type, value=value, kind=kind, semantic_id=_ext(sem))
 
@@ -160,6 +170,10 @@ def attach(element: model.SubmodelElement) -> None:
     # never leak, and a Property replaced through the API is attached again on its first sample.
     element._q_ts, element._q_status, element._q_quality = handles  # type: ignore[attr-defined]
     element._convert = converter(element.value_type)  # type: ignore[attr-defined]
+    # set_live_value stores into the qualifiers' `_value` directly when their types are ours (a qualifier that
+    # came with a template may have another): BaSyx's setter would cast a datetime to xs:dateTime and a str
+    # to xs:string, which returns the very object, at a cost of ~3 % of the gateway's CPU per sample
+    element._q_direct = tuple(q.value_type for q in handles) == _LIVE_TYPES  # type: ignore[attr-defined]
 
 
 def set_live_value(prop: model.SubmodelElement, value: Any, source_ts_ns: int | None, status: int) -> None:
@@ -182,12 +196,22 @@ def set_live_value(prop: model.SubmodelElement, value: Any, source_ts_ns: int | 
     if not status & BAD_MASK:
         conv = prop._convert  # type: ignore[attr-defined]
         try:
-            prop.value = value if conv is None else conv(value)  # type: ignore[attr-defined]
+            v = value if conv is None else conv(value)
+            if v.__class__ is prop.value_type:  # type: ignore[attr-defined]
+                prop._value = v  # type: ignore[attr-defined]  # what the setter stores for it (see attach)
+            else:
+                prop.value = v  # type: ignore[attr-defined]
         except (TypeError, ValueError, ArithmeticError):
             status = BAD_TYPE_MISMATCH
-    q_ts.value = None if source_ts_ns is None else _EPOCH + timedelta(microseconds=source_ts_ns // 1000)
-    prop._q_status.value = f"0x{status:08X}"  # type: ignore[attr-defined]
-    prop._q_quality.value = SEVERITY_NAMES[(status >> 30) & 3]  # type: ignore[attr-defined]
+    ts = None if source_ts_ns is None else _EPOCH + timedelta(microseconds=source_ts_ns // 1000)
+    if prop._q_direct:  # type: ignore[attr-defined]
+        q_ts._value = ts
+        prop._q_status._value = f"0x{status:08X}"  # type: ignore[attr-defined]
+        prop._q_quality._value = SEVERITY_NAMES[(status >> 30) & 3]  # type: ignore[attr-defined]
+    else:
+        q_ts.value = ts
+        prop._q_status.value = f"0x{status:08X}"  # type: ignore[attr-defined]
+        prop._q_quality.value = SEVERITY_NAMES[(status >> 30) & 3]  # type: ignore[attr-defined]
 
 
 def set_live_element(element: model.SubmodelElement, value: Any, source_ts_ns: int | None, status: int) -> None:

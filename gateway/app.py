@@ -34,6 +34,7 @@ from gateway.audit import AuditLog
 from gateway.config import AssetConfig, ForwarderConfig, GatewayConfig
 from gateway.derived import Producer, build_producers
 from gateway.forwarder import Forwarder, ForwarderMetrics, ForwarderSettings
+from gateway.gc_tuning import keep_frozen
 from gateway.historian import Historian
 from gateway.live import LiveModelSink, follow_state_changes, refresh_status
 from gateway.loop_lag import LoopLag
@@ -234,6 +235,8 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self.loop_lag.run(), name="loop-lag"))
         if self.cfg.api.enabled:
             await self._start_api()
+        # what start built (config, AAS model, API) lives as long as the gateway: keep the collector off it
+        self._tasks.append(asyncio.create_task(keep_frozen(), name="gc-freeze"))
         self._started = True
         watchdog = self.ops.ready(self._tasks)  # READY=1, and WATCHDOG=1 while healthy (gateway/ops/sdnotify.py)
         if watchdog is not None:

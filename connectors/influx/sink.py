@@ -36,11 +36,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import cast, overload
-
-from influxdb_client import InfluxDBClient, WritePrecision
-from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
-from influxdb_client.rest import ApiException
+from typing import TYPE_CHECKING, cast, overload
 
 from connectors.base import PointMeta, Record, SendResult, TransientError
 from connectors.batch import RecordBatch, as_batch
@@ -48,6 +44,13 @@ from connectors.influx.config import InfluxConfig
 from connectors.influx.lineprotocol import LineEncoder
 from connectors.influx.segment import linked_segment
 from connectors.ratelimit import RateLimitedLog
+
+if TYPE_CHECKING:
+    # imported when a sink starts, not with this module: influxdb-client brings numpy and reactivex
+    # (~12 MB of RSS), which a gateway without an InfluxDB forwarder does not need
+    from influxdb_client import InfluxDBClient, WritePrecision
+    from influxdb_client.client.write_api import WriteApi
+    from influxdb_client.rest import ApiException
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +156,9 @@ class InfluxSink:
         return f"{self.cfg.url} (org {self.cfg.org!r}, bucket {self.cfg.bucket!r})"
 
     async def start(self) -> None:
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
         cfg = self.cfg
         # constructing the client does no I/O: a server that is down only shows in send()
         self._client = InfluxDBClient(
@@ -277,11 +283,13 @@ class InfluxSink:
     def _post(self, body: str) -> None:
         if self._closing.is_set() or self._write_api is None:
             raise TransientError(f"sink closing: InfluxDB sink {self.name} is shutting down")
+        from influxdb_client.rest import ApiException
+
         self.requests += 1
         try:
             self._write_api.write(bucket=self.cfg.bucket, org=self.cfg.org, record=body,
                                   # the client's WritePrecision values are these very strings
-                                  write_precision=cast(WritePrecision, self.cfg.precision))
+                                  write_precision=cast("WritePrecision", self.cfg.precision))
         except ApiException as e:
             raise self._classify(e) from e
         except Exception as e:

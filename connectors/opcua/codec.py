@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Callable
+from datetime import datetime
 from typing import IO, Any
 
 from asyncua import ua
@@ -52,24 +53,150 @@ _MARK = "_aas_gateway_part6_datavalue"
 
 
 def datavalue_from_binary(data: Buffer | IO[bytes]) -> ua.DataValue:
-    """Decode one DataValue in Part 6 order (Value, StatusCode, SourceTs, SourcePico, ServerTs, ServerPico)."""
+    """Decode one DataValue in Part 6 order (Value, StatusCode, SourceTs, SourcePico, ServerTs, ServerPico).
+
+    The ingest hot path: every value a subscription delivers passes here. Hence the objects are built
+    without their constructors (same fields, same values: `_new_datavalue` and `_new_variant`), a scalar
+    Variant's type comes from a table instead of an Enum call, the fields after the Value are read with one
+    read and one unpack for their mask, and timestamps come from a small cache (a server stamps the values
+    of one scan with the same time, so most are repeats; datetimes are immutable, sharing them is safe).
+    """
     read = data.read
     mask = read(1)[0]
-    kwargs: dict[str, Any] = {}
+    dv = _new_datavalue()
+    dv.Encoding = 0  # type: ignore[assignment]  # asyncua annotates its int/datetime subclasses (Byte, UInt32, DateTime); plain values are what it holds at run time
     if mask & VALUE:
-        kwargs["Value"] = ua_binary.variant_from_binary(data)
+        enc = read(1)[0]
+        scalar = _SCALARS[enc]
+        if scalar is not None:
+            vtype, unpack = scalar
+            value = unpack(data)
+            if value is None:  # a null String, ByteString, NodeId ...: the constructor knows what that means
+                var = ua.Variant(None, vtype, None, is_array=False)
+            else:
+                var = _new_variant()
+                var.Value = value
+                var.VariantType = vtype
+                var.Dimensions = None
+                var.is_array = False
+        else:
+            var = _variant_after_encoding(enc, data)
+        dv.Value = var
+    else:
+        dv.Value = ua.Variant()  # asyncua's null Variant, as DataValue() makes it
+    tail = _TAILS[mask]
+    if tail is None:  # Value alone: Good, no timestamps
+        dv.StatusCode = _good()
+        dv.SourceTimestamp = dv.ServerTimestamp = dv.SourcePicoseconds = dv.ServerPicoseconds = None
+        return dv
+    fields = tail.unpack(read(tail.size))
+    i = 0
     if mask & STATUS_CODE:
-        kwargs["StatusCode"] = ua.StatusCode(_U32.unpack(read(4))[0])
+        sc = _new_statuscode()
+        sc.value = fields[0]
+        dv.StatusCode = sc
+        i = 1
+    else:
+        dv.StatusCode = _good()
     if mask & SOURCE_TIMESTAMP:
-        kwargs["SourceTimestamp"] = ua.win_epoch_to_datetime(_I64.unpack(read(8))[0])
+        ticks = fields[i]
+        dt = _datetimes.get(ticks)
+        dv.SourceTimestamp = dt if dt is not None else _datetime(ticks)  # type: ignore[assignment]  # asyncua annotates its int/datetime subclasses (Byte, UInt32, DateTime); plain values are what it holds at run time
+        i += 1
+    else:
+        dv.SourceTimestamp = None
     if mask & SOURCE_PICOSECONDS:
-        kwargs["SourcePicoseconds"] = _U16.unpack(read(2))[0]
+        dv.SourcePicoseconds = fields[i]
+        i += 1
+    else:
+        dv.SourcePicoseconds = None
     if mask & SERVER_TIMESTAMP:
-        kwargs["ServerTimestamp"] = ua.win_epoch_to_datetime(_I64.unpack(read(8))[0])
-    if mask & SERVER_PICOSECONDS:
-        kwargs["ServerPicoseconds"] = _U16.unpack(read(2))[0]
-    # absent fields take the dataclass defaults, as asyncua's decoder does (StatusCode: Good, Value: null Variant)
-    return ua.DataValue(**kwargs)
+        ticks = fields[i]
+        dt = _datetimes.get(ticks)
+        dv.ServerTimestamp = dt if dt is not None else _datetime(ticks)  # type: ignore[assignment]  # asyncua annotates its int/datetime subclasses (Byte, UInt32, DateTime); plain values are what it holds at run time
+        i += 1
+    else:
+        dv.ServerTimestamp = None
+    dv.ServerPicoseconds = fields[i] if mask & SERVER_PICOSECONDS else None
+    return dv
+
+
+def _variant_after_encoding(enc: int, data: Buffer | IO[bytes]) -> ua.Variant:
+    """The rest of a Variant whose encoding byte was read: asyncua's variant_from_binary (2.1.0) after its first read.
+
+    Arrays, matrices, the null Variant and Variants of Variants come here (not the scalar fast path).
+    """
+    vtype = ua.datatype_to_varianttype(enc & 0b00111111)
+    dimensions = None
+    array = False
+    if enc & 0x80:
+        value = ua_binary.unpack_uatype_array(vtype, data)  # type: ignore[arg-type]  # asyncua's own decoder takes these (VariantTypeCustom, list[Any]) at run time
+        array = True
+    else:
+        value = ua_binary.unpack_uatype(vtype, data)  # type: ignore[arg-type]  # asyncua's own decoder takes these (VariantTypeCustom, list[Any]) at run time
+    if enc & 0x40:
+        dimensions = ua_binary.unpack_uatype_array(ua.VariantType.Int32, data)
+        if value is not None:
+            value = ua_binary._reshape(value, dimensions)  # type: ignore[arg-type]  # asyncua's own decoder takes these (VariantTypeCustom, list[Any]) at run time
+    return ua.Variant(value, vtype, dimensions, is_array=array)  # type: ignore[arg-type]  # asyncua's own decoder takes these (VariantTypeCustom, list[Any]) at run time
+
+
+def _datetime(ticks: int) -> datetime:
+    """asyncua's conversion of a DateTime (100-ns ticks since 1601), kept in `_datetimes`."""
+    if len(_datetimes) >= _DATETIMES_MAX:
+        _datetimes.clear()
+    dt = _datetimes[ticks] = ua.win_epoch_to_datetime(ticks)
+    return dt
+
+
+def _build_scalars() -> list[tuple[ua.VariantType, Callable[[Any], Any]] | None]:
+    """Encoding byte -> (VariantType, asyncua's deserializer) for every built-in scalar the fast path takes.
+
+    Not Variant (24): a Variant holding a Variant is unwrapped by the Variant constructor. Encoding bytes
+    with the array or dimensions bits set, and unknown types, are None: `_variant_after_encoding`.
+    """
+    table: list[tuple[ua.VariantType, Callable[[Any], Any]] | None] = [None] * 256
+    for vtype in ua.VariantType:
+        if 0 < vtype.value <= 25 and vtype is not ua.VariantType.Variant:
+            table[vtype.value] = (vtype, ua_binary._create_uatype_deserializer(vtype))
+    return table
+
+
+def _build_tails() -> list[struct.Struct | None]:
+    """Encoding mask -> the Struct of the fixed-size fields after the Value, in Part 6 order (None: none)."""
+    tails: list[struct.Struct | None] = []
+    for mask in range(256):
+        fmt = "".join(code for bit, code in ((STATUS_CODE, "I"), (SOURCE_TIMESTAMP, "q"), (SOURCE_PICOSECONDS, "H"),
+                                             (SERVER_TIMESTAMP, "q"), (SERVER_PICOSECONDS, "H")) if mask & bit)
+        tails.append(struct.Struct("<" + fmt) if fmt else None)
+    return tails
+
+
+# filled by install(), after asyncua's caches were cleared: a deserializer built before the override would
+# decode a DataValue inside a Variant (built-in type 23) with asyncua's own codec
+_SCALARS: list[tuple[ua.VariantType, Callable[[Any], Any]] | None] = [None] * 256
+_TAILS = _build_tails()
+_datetimes: dict[int, datetime] = {}
+_DATETIMES_MAX = 4096
+
+
+def _new_datavalue() -> ua.DataValue:
+    return ua.DataValue.__new__(ua.DataValue)
+
+
+def _new_variant() -> ua.Variant:
+    return ua.Variant.__new__(ua.Variant)
+
+
+def _new_statuscode() -> ua.StatusCode:
+    return ua.StatusCode.__new__(ua.StatusCode)
+
+
+def _good() -> ua.StatusCode:
+    """What DataValue() puts in an absent StatusCode: a new StatusCode(Good) (it is mutable: one each)."""
+    sc = _new_statuscode()
+    sc.value = 0  # type: ignore[assignment]  # asyncua annotates its int/datetime subclasses (Byte, UInt32, DateTime); plain values are what it holds at run time
+    return sc
 
 
 def datavalue_to_binary(dv: ua.DataValue) -> bytes:
@@ -134,6 +261,7 @@ def install() -> None:
         clear = getattr(obj, "cache_clear", None)
         if callable(clear):
             clear()
+    _SCALARS[:] = _build_scalars()
 
 
 def stock_codec() -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aas_models import detection as dm
 from aas_models.ids import submodel_id
@@ -38,10 +38,12 @@ from gateway.detect.config import (
     alarm_name,
     find_point,
 )
-from gateway.detect.multivariate import MultivariateDetector
 from gateway.detect.quality import QualityPredictor
 from gateway.detect.rul import RulEstimate, RulEstimator
 from gateway.detect.signal import SignalDetector
+
+if TYPE_CHECKING:
+    from gateway.detect.multivariate import MultivariateDetector
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +173,9 @@ class AssetEngine:
         self.mv_signals = [by_path[ref] for ref in det.multivariate_signals() if ref in by_path]
         self.mv: MultivariateDetector | None = None
         if det.multivariate.enabled and len(self.mv_signals) >= 2:
+            # imported here: it needs numpy (~13 MB of RSS), which a gateway without it need not load
+            from gateway.detect.multivariate import MultivariateDetector
+
             self.mv = MultivariateDetector([w.path for w in self.mv_signals], det.multivariate)
             self._alarm(MULTIVARIATE, det.multivariate.severity, "multivariate", 30.0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from basyx.aas import model
 from basyx.aas.adapter.json import AASToJsonEncoder, StrictAASFromJsonDecoder
 
@@ -84,3 +85,27 @@ def test_plain_property_is_attached_on_first_sample() -> None:
     p = model.Property("X", model.datatypes.Int)
     live.set_live_value(p, 5, TS, 0)
     assert p.value == 5 and status_of(p) == 0
+
+
+def test_direct_stores_equal_what_basyx_setters_store() -> None:
+    """set_live_value bypasses BaSyx's value setters where they would store the object unchanged: same result."""
+    for vt, raw in (("xs:double", 21.5), ("xs:string", "on"), ("xs:boolean", True), ("xs:int", 7),
+                    ("xs:dateTime", "2024-05-01T10:00:00Z")):
+        fast, slow = _prop(vt), _prop(vt)
+        value = coercer(vt)(raw)  # as the pipeline hands it over
+        live.set_live_value(fast, value, TS, 0x40000000)
+        conv = live.converter(slow.value_type)
+        slow.value = value if conv is None else conv(value)
+        for name, q_value in (("SourceTimestamp", live.ns_to_datetime(TS)), ("StatusCode", "0x40000000"),
+                              ("Quality", "Uncertain")):
+            slow.get_qualifier_by_type(name).value = q_value
+        assert (type(fast.value), fast.value) == (type(slow.value), slow.value), vt
+        assert json.dumps(fast, cls=AASToJsonEncoder) == json.dumps(slow, cls=AASToJsonEncoder)
+
+
+def test_a_template_qualifier_of_another_type_goes_through_basyx_setter() -> None:
+    p = model.Property("X", model.datatypes.Double)
+    p.qualifier.add(model.Qualifier("Quality", model.datatypes.Int, value=1))  # not ours: xs:int
+    with pytest.raises(TypeError, match="cannot be trivially casted"):  # BaSyx's setter refuses 'Good'
+        live.set_live_value(p, 1.0, TS, 0)
+    assert p._q_direct is False  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-# mypy: disable-error-code="arg-type, assignment"
+# mypy: disable-error-code="arg-type, assignment, list-item"
 """The DataValue codec against hand-encoded OPC UA Part 6 bytes, for all 64 encoding masks, on every path.
 
 The bytes here are built field by field from the specification (Part 6, 5.2.2.17: mask, Value,
@@ -195,3 +195,60 @@ def test_stock_asyncua_still_decodes_out_of_order() -> None:
     assert dv.ServerTimestamp != _filetime_to_dt(SERVER_FT), (
         "asyncua now decodes DataValue in OPC UA Part 6 order: remove the override in connectors/opcua/codec.py")
     assert stock_se(ua.DataValue)(expected(mask)) != hand_encoded(mask)
+
+
+# --- every kind of Value through the decoder's fast path (scalars) and its general path (the rest) -----------
+
+def _variants() -> list[tuple[str, ua.Variant]]:
+    from simulators.typezoo import ARRAYS, SCALARS
+
+    out = [(f"scalar {name}", ua.Variant(v, vt)) for name, (vt, v) in SCALARS.items()]
+    out += [(f"array {name}", ua.Variant(v, vt, is_array=True)) for name, (vt, v, rank) in ARRAYS.items() if rank == 1]
+    out += [
+        ("matrix", ua.Variant([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], ua.VariantType.Double, [2, 3])),
+        ("null variant", ua.Variant()),
+        ("null string", ua.Variant(None, ua.VariantType.String)),
+        ("null bytestring", ua.Variant(None, ua.VariantType.ByteString)),
+        ("empty array", ua.Variant([], ua.VariantType.Double, is_array=True)),
+        ("variant in variant", ua.Variant(ua.Variant(7, ua.VariantType.Int32), ua.VariantType.Variant)),
+        ("extension object", ua.Variant(ua.Range(Low=1.0, High=2.0), ua.VariantType.ExtensionObject)),
+    ]
+    return out
+
+
+@pytest.mark.parametrize(("name", "var"), _variants(), ids=[n for n, _ in _variants()])
+def test_every_kind_of_value_decodes_as_asyncua_decodes_the_variant(name: str, var: ua.Variant) -> None:
+    raw = ua_binary.variant_to_binary(var)
+    want = ua_binary.variant_from_binary(Buffer(raw))  # asyncua's Variant decoder
+    mask = 0x3F
+    buf = Buffer(bytes([mask]) + raw + hand_encoded(mask)[1 + 9:] + TAIL)  # the fields after the Value
+    dv = ua_binary.struct_from_binary(ua.DataValue, buf)
+    assert buf.read(4) == TAIL
+    got = dv.Value
+    assert type(got) is ua.Variant
+    assert (got.Value, got.VariantType, got.Dimensions, got.is_array) == (
+        want.Value, want.VariantType, want.Dimensions, want.is_array)
+    assert dv.StatusCode == ua.StatusCode(STATUS) and dv.ServerPicoseconds == SERVER_PICO
+
+
+def test_decoded_objects_equal_constructed_ones_and_share_nothing_mutable() -> None:
+    """Objects built without their constructors compare, print and encode like constructed ones."""
+    for mask in (0x01, 0x3D, 0x3F):
+        a, b = (ua_binary.struct_from_binary(ua.DataValue, Buffer(hand_encoded(mask))) for _ in range(2))
+        want = expected(mask)
+        if not mask & 0x02:
+            want.StatusCode = ua.StatusCode(0)
+        assert a == want and repr(a) == repr(want)
+        assert ua_binary.struct_to_binary(a) == ua_binary.struct_to_binary(want)
+        assert a.StatusCode is not b.StatusCode and a.Value is not b.Value  # mutable: one each
+        if mask & 0x04:
+            assert a.SourceTimestamp is b.SourceTimestamp  # immutable datetimes may be shared
+
+
+@pytest.mark.parametrize("ticks", [0, -1, 1, 2**63 - 1, 2650467743999999999, SOURCE_FT])
+def test_timestamps_convert_as_asyncua_converts_them(ticks: int) -> None:
+    """Null (0), negative and beyond-9999 DateTimes keep asyncua's meaning (1601-01-01, the maximum)."""
+    raw = bytes([0x0C]) + struct.pack("<qq", ticks, ticks)
+    for _ in range(2):  # converted, then from the cache
+        dv = ua_binary.struct_from_binary(ua.DataValue, Buffer(raw))
+        assert dv.SourceTimestamp == dv.ServerTimestamp == ua.win_epoch_to_datetime(ticks)
