@@ -35,10 +35,10 @@ import numpy as np
 
 from gateway.historian import Historian, UnknownPointError
 from gateway.kpi.engine import AssetEngine
+from gateway.kpi.timing import BEFORE_ROWS
 
 _BAD = 0x80000000
 _EXACT = 2**53  # integers up to here are exact in a float: sums of deltas do not depend on their order
-BEFORE_ROWS = 50  # as the per-sample path (recompute.BEFORE_ROWS): the value in force, late re-notifications
 
 # rows the engine takes: good status, a value, not stamped more than max_clock_skew ahead of arrival
 _TAKEN = "series = :sid AND ts >= :lo AND ts < :hi AND (status & :bad) = 0 AND value IS NOT NULL " \

@@ -18,9 +18,9 @@ from gateway.kpi.bulk import bucket_for, bulk_points, feed_bulk
 from gateway.kpi.calendar import Window
 from gateway.kpi.engine import AssetEngine
 from gateway.kpi.formulas import NS, Totals
+from gateway.kpi.timing import BEFORE_ROWS
 
 ROW_LIMIT = 50_000_000
-BEFORE_ROWS = 50  # rows before the window: the value in force, and re-notifications with old source times
 
 
 @dataclass
