@@ -166,7 +166,11 @@ class AssetEngine:
                     continue
                 if status & BAD_MASK or value is None:
                     continue
-                d = track.update(float(value))
+                try:
+                    v = float(value)
+                except (TypeError, ValueError):
+                    continue  # as `feed`: no number, no baseline
+                d = track.update(v)
                 if d:
                     lo = received - g
                     events.add(received if ts > received else (ts if ts > lo else lo), n, d)
@@ -179,8 +183,12 @@ class AssetEngine:
                     continue
                 if status & BAD_MASK or value is None:
                     continue
+                try:
+                    units = round(float(value) / res)
+                except (TypeError, ValueError, OverflowError):
+                    continue  # as `feed`
                 lo = received - g
-                target.add(received if ts > received else (ts if ts > lo else lo), n, round(float(value) / res))
+                target.add(received if ts > received else (ts if ts > lo else lo), n, units)
         self._n = n
 
     # --- output -----------------------------------------------------------------------
@@ -237,12 +245,14 @@ class AssetEngine:
             max(0.0, sums["produced"] - sums["scrap"] - sums["rework"])
         t.produced = sums["produced"] if "produced" in self.events else sums["good"] + sums["scrap"] + sums["rework"]
         t.scrap, t.rework = sums["scrap"], sums["rework"]
-        ppt = 0.0
+        # parts per planned runtime per item, each sum times its PRU once: the same number whether the
+        # parts come one event per sample (live) or one per hour (the recompute's fast path, see bulk)
+        parts: dict[float, float] = {}
         for eff, _, d in pq_events:
             pru = self._pru_at(eff)
             if pru is not None:
-                ppt += d * pru * NS
-        t.planned_production_ns = ppt
+                parts[pru] = parts.get(pru, 0.0) + d
+        t.planned_production_ns = sum(n * pru * NS for pru, n in parts.items())
 
     def _energy(self, a: int, b: int) -> float | None:
         reg = self.register

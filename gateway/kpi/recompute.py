@@ -8,18 +8,19 @@ closed period are then the live ones, by construction.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.historian import Historian, UnknownPointError, split_point_id
 from gateway.kpi.asset import AssetKpi
-from gateway.kpi.bulk import bucket_for, feed_bulk
+from gateway.kpi.bulk import bucket_for, bulk_points, feed_bulk
 from gateway.kpi.calendar import Window
 from gateway.kpi.engine import AssetEngine
 from gateway.kpi.formulas import NS, Totals
+from gateway.kpi.timing import BEFORE_ROWS
 
 ROW_LIMIT = 50_000_000
-BEFORE_ROWS = 50  # rows before the window: the value in force, and re-notifications with old source times
 
 
 @dataclass
@@ -67,12 +68,16 @@ async def recompute(kpi: AssetKpi, historian: Historian, kinds: Iterable[str], s
         return []
     engine = kpi.engine()
     lo = min(w.start for w in windows)
-    hi = max(w.end for w in windows)
-    fed: set[str] = set()
+    hi = max(w.end for w in windows) + engine.grace_ns
     bucket = bucket_for([x for w in windows for x in (w.start, w.end)])
-    if bucket is not None and kpi.cfg.ideal_cycle_time_point is None:  # counters summed in SQLite (see bulk)
-        fed = await feed_bulk(engine, historian, lo, hi + engine.grace_ns, bucket)
-    await feed_from_historian(engine, historian, lo, hi + engine.grace_ns, skip=fed)
+    if bucket is None or kpi.cfg.ideal_cycle_time_point is not None:
+        await feed_from_historian(engine, historian, lo, hi)
+    else:  # counters and register per bucket (see bulk), the other points meanwhile on other reader connections
+        bulk = bulk_points(engine)
+        fed, _ = await asyncio.gather(feed_bulk(engine, historian, lo, hi, bucket),
+                                      feed_from_historian(engine, historian, lo, hi, skip=bulk))
+        if bulk - fed:
+            await feed_from_historian(engine, historian, lo, hi, skip=engine.inputs.all() - (bulk - fed))
     return [PeriodResult(w, engine.totals(w, w.end)) for w in windows]
 
 

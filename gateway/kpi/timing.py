@@ -18,6 +18,9 @@ A machine clock more than `max_clock_skew` *behind* makes recomputed periods dif
 
 from __future__ import annotations
 
+# rows read before a window besides the value in force at its start: re-notifications with old source times
+BEFORE_ROWS = 50
+
 
 def effective_ts(ts: int, received: int, grace_ns: int) -> int:
     lo = received - grace_ns
