@@ -232,12 +232,17 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=30.0, help="warm-up + steady phase (default 30)")
     ap.add_argument("--outage-s", type=float, default=20.0, help="how long the meter is off (default 20)")
     ap.add_argument("--sample-every", type=float, default=5.0, metavar="S", help="sampling period (default 5 s)")
+    ap.add_argument("--warmup-s", type=float, default=None, metavar="S",
+                    help="warm-up before the baseline (default: a third of the run, 30 s to 600 s)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--keep", action="store_true", help="keep the data directory (printed)")
     args = ap.parse_args()
 
     total_s = args.minutes * 60
-    warmup_s = min(300.0, max(30.0, 0.1 * total_s))
+    # the detectors' learning windows (up to 30 minutes of readings per signal in the demo) fill during the
+    # first minutes: memory taken once, not a leak; a third of the run lets most of it settle before the
+    # baseline (the committed 30-minute run used --warmup-s 180: +4.7 % over 27 minutes, flat for the last 9)
+    warmup_s = args.warmup_s if args.warmup_s is not None else min(600.0, max(30.0, total_s / 3))
     judge_s = min(60.0, (total_s - warmup_s) / 3)  # the first and the last minute of the steady phase
     tmp = Path(tempfile.mkdtemp(prefix="aas-soak-"))
     data = tmp / "data"
