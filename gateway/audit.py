@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -46,7 +46,9 @@ from gateway.ops.chainlog import (  # noqa: F401  (re-exported: the audit log's 
     rotated_files,
     utc_now_iso,
 )
-from gateway.ops.checkpoint import LogSigner
+
+if TYPE_CHECKING:  # the signing key (cryptography) is loaded by the gateway, not by every config reader
+    from gateway.ops.checkpoint import LogSigner
 
 
 class AuditConfig(StrictModel):

@@ -93,3 +93,41 @@ class ApiLimitsConfig(StrictModel):
         5, ge=1, le=3600, description="an idle kept-alive connection is closed after this (whole seconds: uvicorn's)")
     max_connections: int = Field(
         100, ge=1, le=100_000, description="open connections; a request on one beyond them gets 503")
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def secure_url(url: str | None) -> bool:
+    """https://, or plain http:// on this host only (OIDC codes and tokens travel to these URLs)."""
+    if url is None:
+        return True
+    u = urlsplit(url)
+    return u.scheme == "https" or (u.scheme == "http" and u.hostname in _LOOPBACK)
+
+
+class OidcConfig(StrictModel):
+    """Dashboard sign-in through the IdP that issues the API's bearer tokens (`api.auth.jwt`)."""
+
+    client_id: str = Field(min_length=1, description="the gateway's client id at the IdP")
+    client_secret: str | None = Field(None, description="for a confidential client (PKCE is used either way); "
+                                      "write it as ${ENV} or ${file:...}")
+    discovery_url: str | None = Field(None, description="default: {api.auth.jwt.issuer}/.well-known/"
+                                      "openid-configuration")
+    authorization_endpoint: str | None = Field(None, description="instead of discovery (with token_endpoint)")
+    token_endpoint: str | None = None
+    scopes: list[str] = Field(["openid", "profile"], min_length=1)
+    redirect_uri: str | None = Field(None, description="registered at the IdP; default: this gateway's "
+                                     "/ui/auth/oidc/callback as the browser reached it")
+    label: str = Field("Single sign-on", description="text of the sign-in button")
+    timeout_s: float = Field(10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _endpoints(self) -> OidcConfig:
+        if (self.authorization_endpoint is None) != (self.token_endpoint is None):
+            raise ValueError("give both authorization_endpoint and token_endpoint, or neither (discovery)")
+        for name in ("discovery_url", "authorization_endpoint", "token_endpoint"):
+            # the code and the tokens travel to these: plain HTTP only on this host
+            if not secure_url(getattr(self, name)):
+                raise ValueError(f"{name} must be https:// (plain http only for localhost)")
+        return self

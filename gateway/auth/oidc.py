@@ -26,54 +26,16 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt as pyjwt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.auth.config import OidcConfig, secure_url
 from gateway.auth.jwt import JwtValidator, TokenError
 from gateway.auth.principal import Principal
 
 PENDING_TTL_S = 600.0
 PENDING_MAX = 1000
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _MAX_RESPONSE = 1024 * 1024
-
-
-def _secure_url(url: str | None) -> bool:
-    if url is None:
-        return True
-    u = urlsplit(url)
-    return u.scheme == "https" or (u.scheme == "http" and u.hostname in _LOOPBACK)
-
-
-class OidcConfig(BaseModel):
-    """Dashboard sign-in through the IdP that issues the API's bearer tokens (`api.auth.jwt`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    client_id: str = Field(min_length=1, description="the gateway's client id at the IdP")
-    client_secret: str | None = Field(None, description="for a confidential client (PKCE is used either way); "
-                                      "write it as ${ENV} or ${file:...}")
-    discovery_url: str | None = Field(None, description="default: {api.auth.jwt.issuer}/.well-known/"
-                                      "openid-configuration")
-    authorization_endpoint: str | None = Field(None, description="instead of discovery (with token_endpoint)")
-    token_endpoint: str | None = None
-    scopes: list[str] = Field(["openid", "profile"], min_length=1)
-    redirect_uri: str | None = Field(None, description="registered at the IdP; default: this gateway's "
-                                     "/ui/auth/oidc/callback as the browser reached it")
-    label: str = Field("Single sign-on", description="text of the sign-in button")
-    timeout_s: float = Field(10.0, gt=0, le=120)
-
-    @model_validator(mode="after")
-    def _endpoints(self) -> OidcConfig:
-        if (self.authorization_endpoint is None) != (self.token_endpoint is None):
-            raise ValueError("give both authorization_endpoint and token_endpoint, or neither (discovery)")
-        for name in ("discovery_url", "authorization_endpoint", "token_endpoint"):
-            # the code and the tokens travel to these: plain HTTP only on this host
-            if not _secure_url(getattr(self, name)):
-                raise ValueError(f"{name} must be https:// (plain http only for localhost)")
-        return self
 
 
 class OidcError(Exception):
@@ -144,7 +106,7 @@ class OidcClient:
         auth, token = doc.get("authorization_endpoint"), doc.get("token_endpoint")
         if not isinstance(auth, str) or not isinstance(token, str):
             raise OidcError("the discovery document names no authorization_endpoint/token_endpoint")
-        if not (_secure_url(auth) and _secure_url(token)):
+        if not (secure_url(auth) and secure_url(token)):
             raise OidcError("the discovery document names endpoints that are not https://")
         if doc.get("issuer") not in (None, self.issuer, self.issuer + "/"):
             raise OidcError("the discovery document is of another issuer")

@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from connectors.status import BAD_MASK
 from gateway.historian import Historian, UnknownPointError
 from gateway.kpi.engine import AssetEngine
 from gateway.kpi.timing import BEFORE_ROWS
+
+if TYPE_CHECKING:  # numpy is loaded by a recompute (`aas-gateway kpi`), not with every gateway
+    import numpy as np
 
 _EXACT = 2**53  # integers up to here are exact in a float: sums of deltas do not depend on their order
 
@@ -119,6 +120,8 @@ async def _before(engine: AssetEngine, historian: Historian, pid: str, lo: int) 
 
 
 def _parse(text: str | None, n: int, dtype: type) -> np.ndarray | None:
+    import numpy as np
+
     if n == 0:
         return np.empty(0, dtype)
     with warnings.catch_warnings():
@@ -132,6 +135,8 @@ def _parse(text: str | None, n: int, dtype: type) -> np.ndarray | None:
 
 async def _counter(engine: AssetEngine, historian: Historian, role: str, pid: str, start: int, end: int,
                    bucket: int) -> str | None:
+    import numpy as np
+
     try:
         sid = historian.series_id(pid)
     except UnknownPointError:

@@ -23,11 +23,12 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+# cryptography is imported where a key is used: this module comes with every config reader
+# (gateway.audit -> chainlog), which must stay light (tests/config/test_registry.py)
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.ops.chain import Finding, Head, Start
 
@@ -69,6 +70,8 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
 
 
 def key_id(public: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
@@ -81,6 +84,9 @@ class LogSigner:
         self._key: Ed25519PrivateKey | None = None
 
     def _load(self) -> Ed25519PrivateKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         if self._key is not None:
             return self._key
         private = self.dir / PRIVATE
@@ -108,6 +114,9 @@ class LogSigner:
 
 
 def load_public_key(key_dir: Path) -> Ed25519PublicKey | None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     path = Path(key_dir) / PUBLIC
     if not path.exists():
         return None
@@ -163,6 +172,8 @@ def write_checkpoint(current: Path, cp: Checkpoint, signer: LogSigner) -> None:
 
 def check_checkpoint(current: Path, key_dir: Path | None) -> tuple[Checkpoint | None, list[Finding]]:
     """The checkpoint of a log (if retention pruned it) and whether its signature holds."""
+    from cryptography.exceptions import InvalidSignature
+
     name = checkpoint_path(current).name
     try:
         cp = read_checkpoint(current)

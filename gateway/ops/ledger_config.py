@@ -9,17 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from connectors.config_base import StrictModel
 
 LEDGER_DIR = "ledger"
 LEDGER_FILE = "ledger.jsonl"
 HEARTBEAT_FILE = "heartbeat.json"
 
 
-class LedgerConfig(BaseModel):
+class LedgerConfig(StrictModel):
     """Records the gateway's own operation (uptime, source and forwarder availability, completeness)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(True, description="keep the operation ledger and publish the OperationRate submodel")
     retention_days: float = Field(1096.0, ge=1, description="ledger files are kept this long (3 years), independent "

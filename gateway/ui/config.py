@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from gateway.auth.oidc import OidcConfig
+from connectors.config_base import StrictModel
+from gateway.auth.config import OidcConfig
 
 
-class UiConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UiConfig(StrictModel):
     enabled: bool = Field(True, description="serve the dashboard at / (the API is unaffected)")
     session_idle_minutes: float = Field(
         60.0, gt=0, le=7 * 24 * 60,

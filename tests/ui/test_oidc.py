@@ -16,8 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from gateway.auth.config import JwtConfig
-from gateway.auth.oidc import OidcConfig
+from gateway.auth.config import JwtConfig, OidcConfig
 from gateway.config import GatewayConfig
 from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.ui.conftest import GatewayFactory, base, free_port, gateway_config
