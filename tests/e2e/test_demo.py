@@ -59,9 +59,10 @@ async def test_demo_runs_and_machines_behave(tmp_path: Path) -> None:
     reader = asyncio.create_task(pump())
     try:
         # acceptance: within 30 s the historian holds values from at least three machines
-        await wait_for(lambda: len(_assets_with_values(db)) >= 3, timeout=30, interval=0.5,
+        machines = {"CNC01", "IMM01", "EM01"}
+        await wait_for(lambda: machines <= _assets_with_values(db), timeout=30, interval=0.5,
                        message="values from three machines in the historian")
-        assert _assets_with_values(db) == {"CNC01", "IMM01", "EM01"}
+        assert _assets_with_values(db) - machines <= {"line1_edge"}  # and the gateway's own shell (ledger, anchors)
         # let the machines run long enough to show their dynamics
         await wait_for(lambda: len(_good(_series(db, "IMM01", "Barrel.Zone1.Temperature"))) >= 100, timeout=60,
                        interval=0.5, message="100 barrel temperature samples")

@@ -39,6 +39,7 @@ from tests.integration.conftest import api_key_headers, asset, gateway_config
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 CNC_SM = "urn:test:aas:CNC01:submodels:OperationalData"
+GATEWAY_SHELL = "aas_edge_gateway"  # the gateway's own shell (its OperationRate submodel), named after gateway.name
 
 
 @dataclass
@@ -100,11 +101,11 @@ async def test_basyx_client_reads_pages_filters_and_writes(served: Served) -> No
                     "element": element, "value": value}
 
     got = await asyncio.to_thread(session)
-    assert {s.id_short for s in got["shells"].items} == {"CNC01", "EM01"}
+    assert {s.id_short for s in got["shells"].items} == {"CNC01", "EM01", GATEWAY_SHELL}
     assert all(isinstance(s, model.AssetAdministrationShell) for s in got["shells"].items)
     assert got["first"].has_more and len(got["first"].items) == 1 and len(got["second"].items) == 1
-    assert got["first"].items[0].id != got["second"].items[0].id and not got["second"].has_more
-    assert len(got["submodels"].items) == 6  # OperationalData, TimeSeries, GatewayStatus of each (no nameplate)
+    assert got["first"].items[0].id != got["second"].items[0].id and got["second"].has_more  # 3 shells, pages of 1
+    assert len(got["submodels"].items) == 7  # OperationalData, TimeSeries, GatewayStatus of each (no nameplate), OperationRate
     assert sorted(s.id_short for s in got["series"].items) == ["TimeSeries", "TimeSeries"]
     assert isinstance(got["element"], model.Property) and got["element"].value_type is model.datatypes.Double
     assert got["value"] == {"Override": 100.0}
@@ -154,7 +155,7 @@ async def test_aas_http_client_reads_pages_filters_and_writes(served: Served) ->
         }
 
     got = await asyncio.to_thread(session)
-    assert {s["idShort"] for s in got["shells"]["result"]} == {"CNC01", "EM01"}
+    assert {s["idShort"] for s in got["shells"]["result"]} == {"CNC01", "EM01", GATEWAY_SHELL}
     cursor = got["first"]["paging_metadata"]["cursor"]
     assert len(got["first"]["result"]) == 1 and cursor
 
