@@ -105,7 +105,8 @@ async def test_basyx_client_reads_pages_filters_and_writes(served: Served) -> No
     assert all(isinstance(s, model.AssetAdministrationShell) for s in got["shells"].items)
     assert got["first"].has_more and len(got["first"].items) == 1 and len(got["second"].items) == 1
     assert got["first"].items[0].id != got["second"].items[0].id and got["second"].has_more  # 3 shells, pages of 1
-    assert len(got["submodels"].items) == 7  # OperationalData, TimeSeries, GatewayStatus of each (no nameplate), OperationRate
+    # OperationalData, TimeSeries, GatewayStatus of each (no nameplate), and the gateway's OperationRate
+    assert len(got["submodels"].items) == 7
     assert sorted(s.id_short for s in got["series"].items) == ["TimeSeries", "TimeSeries"]
     assert isinstance(got["element"], model.Property) and got["element"].value_type is model.datatypes.Double
     assert got["value"] == {"Override": 100.0}
