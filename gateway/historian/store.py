@@ -60,22 +60,17 @@ _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 
 # buckets are floor(ts / b) * b, also for ts before 1970 (SQLite's % truncates toward zero)
-_AGGREGATE = """
-WITH s AS (
-    SELECT ts - ts % :b - (CASE WHEN ts % :b < 0 THEN :b ELSE 0 END) AS bucket, ts, seq, value
-    FROM samples
-    WHERE series = :sid AND ts >= :start AND ts < :end
-      AND value IS NOT NULL AND typeof(value) IN ('integer', 'real') AND (status & :mask) = 0
-)
-SELECT bucket, count(*), min(value), max(value), avg(value), min(ts), max(ts), last
-FROM (
-    SELECT bucket, ts, value,
-           last_value(value) OVER (PARTITION BY bucket ORDER BY ts, seq
-                                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last
-    FROM s
-)
+_GOOD_NUMERIC = "value IS NOT NULL AND typeof(value) IN ('integer', 'real') AND (status & :mask) = 0"
+_AGGREGATE = f"""
+SELECT ts - ts % :b - (CASE WHEN ts % :b < 0 THEN :b ELSE 0 END) AS bucket, count(*), min(value), max(value),
+       avg(value), min(ts), max(ts)
+FROM samples
+WHERE series = :sid AND ts >= :start AND ts < :end AND {_GOOD_NUMERIC}
 GROUP BY bucket ORDER BY bucket
 """
+# the last value of a bucket: the newest of its samples at its newest time (one index seek per bucket: a window
+# function over every row cost ~1 µs per row, 1.4 s for a 7-day trend of a 1 Hz point; this way ~0.4 s)
+_LAST_AT = f"SELECT value FROM samples WHERE series = :sid AND ts = :ts AND {_GOOD_NUMERIC} ORDER BY seq DESC LIMIT 1"
 
 
 def _storable(ts: Any) -> bool:
@@ -454,7 +449,16 @@ class Historian:
             raise ValueError("bucket_ns must be > 0")
         sid = self._series_id(f"{asset}/{submodel}/{path}")
         params = {"b": bucket_ns, "sid": sid, "start": start_ns, "end": end_ns, "mask": SEVERITY_MASK}
-        rows = await self._read(lambda c: c.execute(_AGGREGATE, params).fetchall())
+        def read(c: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            rows = c.execute(_AGGREGATE, params).fetchall()
+            last = {"sid": sid, "mask": SEVERITY_MASK, "ts": 0}
+            out = []
+            for r in rows:
+                last["ts"] = r[6]
+                out.append((*r, c.execute(_LAST_AT, last).fetchone()[0]))
+            return out
+
+        rows = await self._read(read)
         dec = self._decoders.get(sid) or (lambda v: v)
         return [Bucket(r[0], r[1], dec(r[2]), dec(r[3]), r[4], dec(r[7]), r[5], r[6]) for r in rows]
 
