@@ -204,9 +204,11 @@ async def test_every_type_end_to_end(zoo_process: dict[str, Any], tmp_path: Path
                     leaf = path.rsplit(".", 1)[1]
                     assert _normal(r.json()) == {leaf: _normal(expected)}, (path, type_name, r.json())
 
-                    hist = await http.get(f"{base}/{path}/history")
-                    assert hist.status_code == 200, (path, hist.text)
-                    last = hist.json()["samples"][-1]
+                    async def stored(path: str = path) -> Any:  # the live value can be ahead of the commit
+                        r = await http.get(f"{base}/{path}/history")
+                        assert r.status_code == 200, (path, r.text)
+                        return r.json()["samples"] or None
+                    last = (await wait_for(stored, timeout=30, message=f"{path} in the history"))[-1]
                     assert _normal(last["value"]) == _normal(expected), (path, last)
                     want_status = "Uncertain" if path == "Struct.Opaque" else "Good"
                     assert last["status"] == want_status
