@@ -448,17 +448,27 @@ class Historian:
         if bucket_ns <= 0:
             raise ValueError("bucket_ns must be > 0")
         sid = self._series_id(f"{asset}/{submodel}/{path}")
-        params = {"b": bucket_ns, "sid": sid, "start": start_ns, "end": end_ns, "mask": SEVERITY_MASK}
-        def read(c: sqlite3.Connection) -> list[tuple[Any, ...]]:
-            rows = c.execute(_AGGREGATE, params).fetchall()
-            last = {"sid": sid, "mask": SEVERITY_MASK, "ts": 0}
-            out = []
-            for r in rows:
-                last["ts"] = r[6]
-                out.append((*r, c.execute(_LAST_AT, last).fetchone()[0]))
-            return out
+        def read(lo: int, hi: int) -> Callable[[sqlite3.Connection], list[tuple[Any, ...]]]:
+            def run(c: sqlite3.Connection) -> list[tuple[Any, ...]]:
+                rows = c.execute(_AGGREGATE, {"b": bucket_ns, "sid": sid, "start": lo, "end": hi,
+                                              "mask": SEVERITY_MASK}).fetchall()
+                last = {"sid": sid, "mask": SEVERITY_MASK, "ts": 0}
+                out = []
+                for r in rows:
+                    last["ts"] = r[6]
+                    out.append((*r, c.execute(_LAST_AT, last).fetchone()[0]))
+                return out
+            return run
 
-        rows = await self._read(read)
+        # two halves split at a bucket boundary, on two reader connections (WAL readers run side by side;
+        # sqlite3 releases the GIL): a long trend takes about half the time on a machine with two cores
+        mid = start_ns + (end_ns - start_ns) // 2
+        mid -= mid % bucket_ns
+        if start_ns < mid < end_ns:
+            first, second = await asyncio.gather(self._read(read(start_ns, mid)), self._read(read(mid, end_ns)))
+            rows = first + second
+        else:
+            rows = await self._read(read(start_ns, end_ns))
         dec = self._decoders.get(sid) or (lambda v: v)
         return [Bucket(r[0], r[1], dec(r[2]), dec(r[3]), r[4], dec(r[7]), r[5], r[6]) for r in rows]
 
