@@ -46,9 +46,3 @@ async def machines() -> AsyncIterator[Callable[..., Any]]:
     for sim in started:
         if sim.running:
             await sim.stop()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The 30-minute soak first: with one worker per core (xdist) it then runs beside everything else,
-    and the whole run takes about the soak's time instead of the soak's plus the rest's."""
-    items.sort(key=lambda item: 0 if item.path.name == "test_soak.py" else 1)  # stable: the rest keeps its order
