@@ -59,6 +59,8 @@ async def run_gateway(cfg: GatewayConfig, stop: asyncio.Event, status_every_s: f
     async with Gateway(cfg) as gw:
         if gw.api_url:
             out(f"AAS API (Part 2, read): {gw.api_url}   e.g. {gw.api_url}/shells")
+            if gw.dashboard is not None and gw.api is not None:
+                out(f"Dashboard: {gw.api.base_url}/")
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), status_every_s or None)
