@@ -358,7 +358,9 @@ class Gateway:
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            # a task cancelled inside a TaskGroup (a source mid-session) ends with a BaseExceptionGroup of its
+            # CancelledErrors: that is the cancellation we asked for, not a failure of stop()
+            with contextlib.suppress(asyncio.CancelledError, Exception, BaseExceptionGroup):
                 await t
         self._tasks.clear()
         await self.historian.close()

@@ -90,6 +90,7 @@ def assert_fresh(cache: SubmodelJsonCache, submodel: model.Submodel, what: str,
     return bytes(uncached)
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 def test_identical_after_live_updates_of_every_point_type() -> None:
     repo, m, types = zoo_model()
     submodels = repo.submodels()

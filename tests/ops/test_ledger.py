@@ -103,6 +103,7 @@ def ledger_records(data: Path) -> list[dict[str, Any]]:
     return load_records(LedgerPaths.of(data).current)
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_a_machine_outage_is_reported_to_the_second(machines: Any, tmp_path: Path) -> None:
     meter = await machines(EnergyMeter, name="EM01", seed=1)
     cfg = gateway_config(tmp_path, asset("EM01", meter, {"Voltage.L1": "xs:double", "Power.Active": "xs:double"}))
@@ -189,6 +190,7 @@ async def test_a_killed_gateway_shows_its_downtime_bounded_by_the_heartbeat(tmp_
         await stop(sim, sig=2)
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_days_that_ended_are_published_with_anchors_and_verified(machines: Any, tmp_path: Path) -> None:
     """A ledger that ends two days ago (the gateway was down since): the next start closes those days into the
     OperationRate submodel of the gateway's own shell, publishes the log anchors, and verify checks them."""

@@ -115,6 +115,7 @@ def test_writer_progress_condition() -> None:
     assert wp.problem() is None
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_ready_watchdog_only_while_the_loop_runs_then_stopping(machines: Any, tmp_path: Path,
                                                                     systemd: FakeSystemd) -> None:
     meter = await machines(EnergyMeter, name="EM01", seed=1)
@@ -149,6 +150,7 @@ async def test_ready_watchdog_only_while_the_loop_runs_then_stopping(machines: A
     assert systemd.times("READY=1")[0] < systemd.times("STOPPING=1")[0]
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_the_cli_gateway_notifies_an_abstract_socket_and_stops_on_sigterm(tmp_path: Path) -> None:
     """`aas-gateway run` as systemd starts it: READY once started, STOPPING on SIGTERM, exit 0."""
     from tests.integration.test_loop_stall import start_simulator

@@ -52,6 +52,7 @@ async def read(client: Client, machine: Any, path: str) -> Any:
     return await client.get_node(machine.node_id(path)).read_value()
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_address_space_paths_types_units_and_access(cnc: CncMachine, cnc_client: Client) -> None:
     assert cnc.endpoint.startswith("opc.tcp://127.0.0.1:") and cnc.port > 0
     ns = await cnc_client.get_namespace_index("urn:aas-gateway:sim:cnc")
@@ -103,6 +104,7 @@ async def test_values_move_and_subscription_receives_changes(cnc: CncMachine, cn
     assert await read(cnc_client, cnc, "Machine.State") in {"Running", "Idle", "Setup", "Alarm", "Off"}
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_writing_feed_override_changes_feed_rate(cnc: CncMachine, cnc_client: Client) -> None:
     ns = cnc.namespace_index
     await cnc_client.get_node(cnc.node_id("CNC01")).call_method(f"{ns}:StartProgram", "O3300_SHAFT")
@@ -203,6 +205,7 @@ async def _differs(node: Any, value: Any) -> bool:
     return await node.read_value() != value
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_control_object_methods(imm: ImmMachine) -> None:
     async with Client(imm.endpoint, timeout=10) as client:
         ctl_ns = await client.get_namespace_index("urn:aas-gateway:sim:control")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from connectors.sample import Sample, now_ns
 from tests.ui.conftest import GatewayFactory, base, gateway_config, new_key, sign_in
@@ -42,6 +43,7 @@ async def next_event(it: AsyncIterator[tuple[str, Any]], want: str, timeout: flo
     raise AssertionError(f"stream ended before a {want!r} event")
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_a_sample_reaches_the_stream_within_a_second_with_its_quality(gateway: GatewayFactory,
                                                                            tmp_path: Path) -> None:
     cfg = gateway_config(tmp_path)

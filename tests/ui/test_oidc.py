@@ -106,6 +106,7 @@ async def test_a_wrong_pkce_verifier_is_refused_by_the_idp(gateway: GatewayFacto
         assert (await http.get(f"{base(gw)}/ui/api/session")).status_code == 401
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_single_sign_on_in_chromium(gateway: GatewayFactory, idp: TestIdp, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright, expect
 

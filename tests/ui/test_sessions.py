@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.auth.principal import Principal
 from gateway.ui.sessions import COOKIE_NAME, SessionStore
@@ -77,6 +78,7 @@ async def test_a_bad_key_is_refused_and_not_audited(gateway: GatewayFactory, tmp
     assert not [r for r in audit_records(cfg.audit.path) if r["action"] == "ui.signin"]
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_writes_with_the_cookie_need_the_csrf_token_and_the_role(gateway: GatewayFactory, tmp_path: Path) -> None:
     cfg = gateway_config(tmp_path)
     op_key, reader_key = new_key(cfg, "operator"), new_key(cfg, "reader")

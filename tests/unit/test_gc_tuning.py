@@ -6,6 +6,8 @@ import asyncio
 import gc
 import weakref
 
+import pytest
+
 from gateway import gc_tuning
 
 
@@ -37,6 +39,7 @@ def test_refreeze_collects_cycles_that_became_garbage_while_frozen() -> None:
         gc.unfreeze()
 
 
+@pytest.mark.slow  # > 3 s on a loaded 2-core box: out of the fast lane
 async def test_keep_frozen_freezes_renews_and_unfreezes_when_cancelled() -> None:
     try:
         root = Node()
