@@ -73,7 +73,9 @@ async def test_online_backup_under_ingest_and_restore(tmp_path: Path) -> None:
         m = read_manifest(archive)
         snap = m.snapshot
         assert snap["steps"] > 10, snap  # copied in many steps, the writer between them
-        assert before <= snap["max_seq"] < max(seen), (before, snap, max(seen))
+        # the snapshot is one point in time between the start and the end of the backup (the writer may not
+        # have committed again after it when the last steps are quick: <=, not <)
+        assert before <= snap["max_seq"] <= max(seen), (before, snap, max(seen))
         roles = {f.role for f in m.files}
         assert {"data", "pki", "audit", "ledger", "keys", "config"} <= roles, roles
         assert (archive.stat().st_mode & 0o777) == 0o600
