@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ops.chain import GENESIS, Head, Start, ends_torn, last_chained, seal, verify_files
-from gateway.ops.checkpoint import Checkpoint, LogSigner, read_checkpoint, write_checkpoint
+from gateway.ops.checkpoint import Checkpoint, LogSigner, make_dir, read_checkpoint, write_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -82,19 +82,6 @@ def log_files(current: Path) -> list[Path]:
     if current.exists():
         files.append(current)
     return files
-
-
-def make_dir(d: Path) -> None:
-    """Create `d` and missing parents with mode 0700 (a parent that exists, e.g. /var/log, keeps its mode)."""
-    missing = []
-    p = d
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for p in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            p.mkdir(mode=0o700)
-        os.chmod(p, 0o700)
 
 
 def write_all(fd: int, data: bytes) -> None:

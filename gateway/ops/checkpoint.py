@@ -41,7 +41,8 @@ def signing_dir(pki_path: Path) -> Path:
     return Path(pki_path) / SIGNING_DIR
 
 
-def _make_dir(d: Path) -> None:
+def make_dir(d: Path) -> None:
+    """Create `d` and missing parents with mode 0700 (a parent that exists, e.g. /var/log, keeps its mode)."""
     missing = []
     p = d
     while not p.exists():
@@ -95,7 +96,7 @@ class LogSigner:
             if not isinstance(key, Ed25519PrivateKey):
                 raise ValueError(f"{private} is not an Ed25519 key")
         else:
-            _make_dir(self.dir)
+            make_dir(self.dir)
             key = Ed25519PrivateKey.generate()
             _write_atomic(private, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                      serialization.NoEncryption()), 0o600)
