@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from connectors.config_base import ConfigFile, ConnectorConfig, KeyedError, PointFields, StrictModel
 from connectors.mqtt.jsonpointer import parse_pointer
 from connectors.mqtt.topics import validate_filter, validate_topic
 
 QoS = Literal[0, 1, 2]
+
+
+def _pointer(v: str) -> str:
+    parse_pointer(v)
+    return v
+
+
+TopicFilter = Annotated[str, AfterValidator(validate_filter)]  # a valid MQTT topic filter (wildcards allowed)
+JsonPointer = Annotated[str, AfterValidator(_pointer)]  # a valid RFC 6901 JSON pointer
 
 
 class TlsConfig(StrictModel):
@@ -114,47 +123,20 @@ class MqttPublisherConfig(ConnectorConfig):
 class MqttSourceConfig(ConnectorConfig):
     type: Literal["mqtt"] = "mqtt"
     broker: BrokerConfig
-    topic: str | None = Field(None, description="default topic filter for points that name none")
-    timestamp_pointer: str | None = Field(None, description="JSON pointer to the sample time in the payload, e.g. /ts")
+    topic: TopicFilter | None = Field(None, description="default topic filter for points that name none")
+    timestamp_pointer: JsonPointer | None = Field(None, description="JSON pointer to the sample time in the "
+                                                  "payload, e.g. /ts")
     timestamp_format: Literal["epoch_ms", "epoch_s", "iso8601"] = "epoch_ms"
     qos: QoS = 1
     max_pending_messages: int = Field(100_000, ge=1, description="received but not yet emitted; oldest dropped beyond")
-
-    @field_validator("topic")
-    @classmethod
-    def _topic(cls, v: str | None) -> str | None:
-        if v is not None:
-            validate_filter(v)
-        return v
-
-    @field_validator("timestamp_pointer")
-    @classmethod
-    def _pointer(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_pointer(v)
-        return v
 
 
 class MqttPointConfig(PointFields):
     """The MQTT fields of a point: which messages carry it and where in their JSON payload."""
 
-    topic: str | None = Field(None, description="MQTT topic filter (default: the source's topic)")
-    pointer: str | None = Field(None, description="JSON pointer to the value in the payload, e.g. /temp "
+    topic: TopicFilter | None = Field(None, description="MQTT topic filter (default: the source's topic)")
+    pointer: JsonPointer | None = Field(None, description="JSON pointer to the value in the payload, e.g. /temp "
                                 "('' = the whole payload)")
-
-    @field_validator("topic")
-    @classmethod
-    def _topic(cls, v: str | None) -> str | None:
-        if v is not None:
-            validate_filter(v)
-        return v
-
-    @field_validator("pointer")
-    @classmethod
-    def _pointer(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_pointer(v)
-        return v
 
     @model_validator(mode="after")
     def _needs_pointer(self) -> MqttPointConfig:
