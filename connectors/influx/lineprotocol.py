@@ -68,7 +68,7 @@ from datetime import date, datetime, time
 from typing import Any, Literal
 
 from connectors.base import PointMeta, Record
-from connectors.batch import RecordBatch
+from connectors.batch import BatchSeries, RecordBatch
 from connectors.sample import Sample
 
 Kind = Literal["float", "int", "bool", "str", "json", "any"]
@@ -219,7 +219,8 @@ class LineEncoder:
         self._divisor = PRECISION_DIVISOR[precision]
         self._meta = meta
         self._cache: dict[str, tuple[str, Kind]] = {}
-        self._by_series: dict[int, tuple[str, Kind, Any]] = {}  # historian series id -> prefix, kind, BatchSeries
+        # historian series id -> prefix, kind, BatchSeries, whether its stored integers are its values
+        self._by_series: dict[int, tuple[str, Kind, BatchSeries | None, bool]] = {}
 
     def _series(self, point_id: str) -> tuple[str, Kind]:
         meta = self._meta.get(point_id) or meta_from_point_id(point_id)
@@ -257,35 +258,57 @@ class LineEncoder:
             encoded.append(rec)
         return lines, encoded, failed
 
-    def encode_batch(self, batch: RecordBatch) -> tuple[list[str], list[int], list[tuple[Record, str]]]:
+    def _batch_series(self, sid: int, batch: RecordBatch) -> tuple[str, Kind, BatchSeries | None, bool]:
+        info = batch.series.get(sid)
+        prefix, kind = self._series(batch.info(sid).point)
+        # a boolean series decodes a stored 7 to True: its integers are not its values
+        ints_kept = info is None or type(info.value(7)) is int
+        return prefix, kind, info, ints_kept
+
+    def encode_batch(self, batch: RecordBatch) -> tuple[list[str], Sequence[int], list[tuple[Record, str]]]:
         """Lines straight from historian rows, the forwarder's fast path (same lines as encode_records).
 
         Returns the lines, the row index of each line, and the records that cannot be encoded.
-        A float of a float series, the common case, is formatted inline; everything else goes
-        through `field_value` exactly as `encode` does.
+        The stored forms of the common cases are formatted inline: a finite float of a float
+        series, an integer of an integer series, 0/1 of a boolean series (SQLite integers are
+        always within int64). Everything else goes through `field_value` exactly as `encode` does.
         """
         lines: list[str] = []
         append = lines.append
-        positions: list[int] = []
         failed: list[tuple[Record, str]] = []
+        failed_rows: list[int] = []
         by_series = self._by_series
+        series_of = batch.series.get
         divisor = self._divisor
-        for i, (_seq, sid, stored, status, ts, _src, _srv, _rcv) in enumerate(batch.rows):
+        for i, (_seq, sid, stored, status, ts) in enumerate(batch.rows):
             entry = by_series.get(sid)
-            if entry is None or entry[2] is not batch.series.get(sid):
-                entry = by_series[sid] = (*self._series(batch.info(sid).point), batch.series.get(sid))
-            prefix, kind, info = entry
-            if kind == "float" and type(stored) is float and stored - stored == 0.0:  # finite
-                append(f"{prefix}value={stored!r},status={status}i {ts // divisor}")
-            else:
-                try:
-                    value = field_value(stored if info is None else info.value(stored), kind)
-                except EncodeError as e:
-                    failed.append((batch.record(i), f"not encodable as line protocol: {e}"))
+            if entry is None or entry[2] is not series_of(sid):
+                entry = by_series[sid] = self._batch_series(sid, batch)
+            prefix, kind, info, ints_kept = entry
+            stored_type = type(stored)
+            if stored_type is float:
+                if kind == "float" and stored - stored == 0.0:  # finite
+                    append(f"{prefix}value={stored!r},status={status}i {ts // divisor}")
                     continue
-                if value is None:
-                    append(f"{prefix}status={status}i {ts // divisor}")
-                else:
-                    append(f"{prefix}value={value},status={status}i {ts // divisor}")
-            positions.append(i)
+            elif stored_type is int:
+                if kind == "int" and ints_kept:
+                    append(f"{prefix}value={stored}i,status={status}i {ts // divisor}")
+                    continue
+                if kind == "bool" and (stored == 0 or stored == 1):
+                    append(f"{prefix}value={'true' if stored else 'false'},status={status}i {ts // divisor}")
+                    continue
+            try:
+                value = field_value(stored if info is None else info.value(stored), kind)
+            except EncodeError as e:
+                failed.append((batch.record(i), f"not encodable as line protocol: {e}"))
+                failed_rows.append(i)
+                continue
+            if value is None:
+                append(f"{prefix}status={status}i {ts // divisor}")
+            else:
+                append(f"{prefix}value={value},status={status}i {ts // divisor}")
+        positions: Sequence[int] = range(len(batch.rows))
+        if failed_rows:  # rare: the row of each line, skipping the rows that failed
+            skip = set(failed_rows)
+            positions = [i for i in positions if i not in skip]
         return lines, positions, failed

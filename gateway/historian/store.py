@@ -22,7 +22,7 @@ from typing import Any, Self, TypeVar
 from prometheus_client import CollectorRegistry
 
 from connectors.base import Record
-from connectors.batch import BatchSeries, RecordBatch
+from connectors.batch import BatchSeries, RecordBatch, SampleTimes
 from connectors.sample import (
     FLAG_RECEIVED_TS_INVALID,
     FLAG_SERVER_TS_INVALID,
@@ -565,14 +565,27 @@ class Historian:
         The forwarders' hot path does no per-row Python work here: values stay in their stored form
         and the batch turns rows into Records only for a sink that asks (see connectors.batch).
         """
-        sql = ("SELECT seq, series, value, status, ts, source_ts, server_ts, recv_ts FROM samples "
-               "WHERE seq > ? ORDER BY seq LIMIT ?")
+        sql = "SELECT seq, series, value, status, ts FROM samples WHERE seq > ? ORDER BY seq LIMIT ?"
         rows = await self._read(lambda c: c.execute(sql, (seq, limit)).fetchall())
-        return RecordBatch(rows, self._batch_series)
+        return RecordBatch(rows, self._batch_series, self._sample_times)
+
+    def _sample_times(self, first: int, last: int) -> dict[int, SampleTimes]:
+        """Source, server and receive times of the samples first..last (blocking: a batch's Records need them)."""
+        self._check_open()
+        sql = "SELECT seq, source_ts, server_ts, recv_ts FROM samples WHERE seq BETWEEN ? AND ?"
+        own: sqlite3.Connection | None = getattr(self._local, "conn", None)  # called in a historian thread
+        # else a connection of its own: the caller is a sink's worker thread
+        conn = own or schema.connect(self.settings.path, self.settings.synchronous, BUSY_TIMEOUT_MS)
+        try:
+            return {seq: (src, srv, rcv) for seq, src, srv, rcv in conn.execute(sql, (first, last))}
+        finally:
+            if conn is not own:
+                conn.close()
 
     async def read_records(self, seq: int, limit: int) -> list[Record]:
         """Like read_batch, as a list of Records."""
-        return (await self.read_batch(seq, limit)).records()
+        batch = await self.read_batch(seq, limit)
+        return await self._read(lambda _c: batch.records()) if batch else []
 
     async def add_dead_letters(self, forwarder: str, rejected: Sequence[tuple[Record, str]]) -> None:
         """File samples a forwarder's peer refused for good, with the reason, so they are not lost silently."""

@@ -68,10 +68,39 @@ async def test_encode_batch_equals_encoding_records(historian: Historian) -> Non
     assert len(failed) == 1 and "int64" in failed[0][1]  # 2**70 cannot be carried
 
 
+async def test_encode_batch_equals_encoding_records_when_config_and_history_disagree(historian: Historian) -> None:
+    # the config's type (the encoder's kind) may differ from the type a series was stored under, say a
+    # point changed from xs:int to xs:boolean: the fast paths for stored ints must not apply then
+    await _filled(historian)
+    for types in (["xs:boolean", "xs:double", "xs:int", "xs:int", "xs:boolean"],
+                  ["xs:int", "xs:boolean", "xs:double", "xs:double", "xs:int"]):
+        meta = {pid: PointMeta(pid, "M", "urn:m", "OperationalData", pid.rsplit("/", 1)[1], vt, None, None)
+                for pid, vt in zip(SERIES, types, strict=True)}
+        batch = await historian.read_batch(0, 100)
+        lines, positions, failed = LineEncoder("aas", ["path"], "ms", meta).encode_batch(batch)
+        want_lines, want_records, want_failed = LineEncoder("aas", ["path"], "ms", meta).encode_records(
+            await historian.read_records(0, 100))
+        assert lines == want_lines
+        assert [batch.rows[i][0] for i in positions] == [r.seq for r in want_records]
+        assert [(r.seq, why) for r, why in failed] == [(r.seq, why) for r, why in want_failed]
+
+
+async def test_records_of_a_batch_carry_all_three_timestamps(historian: Historian) -> None:
+    await historian.register_series("M/OperationalData/Speed", "xs:double", None)
+    await historian.append([sample("M/OperationalData/Speed", 1.0, 10**18, server_ts=10**18 + 5,
+                                   received_ts=10**18 + 9)])
+    await historian.flush()
+    batch = await historian.read_batch(0, 10)
+    assert batch.rows == [(1, batch.rows[0][1], 1.0, 0, 10**18)]  # a row: what a line needs
+    got = batch[0].sample
+    assert (got.source_ts, got.server_ts, got.received_ts) == (10**18, 10**18 + 5, 10**18 + 9)
+
+
 async def test_unknown_series_is_encoded_by_its_python_value(historian: Historian) -> None:
     await _filled(historian)
     batch = await historian.read_batch(0, 100)
-    orphan = RecordBatch([(1, 999, 2.5, 0, 5_000_000, 5_000_000, None, 5_000_000)], batch.series)
+    orphan = RecordBatch([(1, 999, 2.5, 0, 5_000_000)], batch.series,
+                         lambda _first, _last: {1: (5_000_000, None, 5_000_000)})
     encoder = LineEncoder("aas", ["asset", "path"], "ms", {})
     lines, _, _ = encoder.encode_batch(orphan)
     assert orphan[0].sample.point == "#999"

@@ -32,9 +32,10 @@ def records(n: int, bad: set[int] = frozenset(), start_seq: int = 1) -> list[Rec
 def row_batch(recs: list[Record]) -> RecordBatch:
     """The same records as the historian hands them to forwarders (rows + series), for the sink's fast path."""
     ids = {p: i for i, p in enumerate(sorted({r.sample.point for r in recs}), start=1)}
-    rows = [(r.seq, ids[r.sample.point], r.sample.value, r.sample.status, r.sample.ts, r.sample.source_ts,
-             r.sample.server_ts, r.sample.received_ts) for r in recs]
-    return RecordBatch(rows, {i: BatchSeries(p, None) for p, i in ids.items()})
+    rows = [(r.seq, ids[r.sample.point], r.sample.value, r.sample.status, r.sample.ts) for r in recs]
+    times = {r.seq: (r.sample.source_ts, r.sample.server_ts, r.sample.received_ts) for r in recs}
+    return RecordBatch(rows, {i: BatchSeries(p, None) for p, i in ids.items()},
+                       lambda first, last: {s: t for s, t in times.items() if first <= s <= last})
 
 
 META = {f"CNC01/Data/P{k}": PointMeta(f"CNC01/Data/P{k}", "CNC01", "urn:a", "Data", f"P{k}", "xs:double")
