@@ -76,7 +76,8 @@ import paho.mqtt.client as mqtt  # noqa: E402
 from influxdb_client import InfluxDBClient, WritePrecision  # noqa: E402
 from influxdb_client.client.write_api import SYNCHRONOUS  # noqa: E402
 
-from connectors.base import ForwardSink, PointMeta, Record, SendResult  # noqa: E402
+from connectors.base import ForwardSink, PointMeta, PreparesBatches, Record, SendResult  # noqa: E402
+from connectors.batch import RecordBatch  # noqa: E402
 from connectors.influx import sink as influx_sink_module  # noqa: E402
 from connectors.influx.config import InfluxConfig  # noqa: E402
 from connectors.influx.lineprotocol import LineEncoder  # noqa: E402
@@ -257,12 +258,21 @@ class PreStarted:
     def __init__(self, sink: Any) -> None:
         self.sink = sink
         self.name = sink.name
+        self.acked = 0  # last seq the sink returned for
+        self.acked_event = asyncio.Event()  # set after every send: drain() waits on it instead of polling
 
     async def start(self) -> None:
         pass
 
+    async def prepare(self, records: Sequence[Record]) -> None:
+        if isinstance(self.sink, PreparesBatches):  # the sink's own overlap, as the gateway runs it
+            await self.sink.prepare(records)
+
     async def send(self, records: Sequence[Record], historical_before_ns: int) -> SendResult:
-        return await self.sink.send(records, historical_before_ns)
+        result = await self.sink.send(records, historical_before_ns)
+        self.acked = records[-1].seq if not isinstance(records, RecordBatch) else records.last_seq
+        self.acked_event.set()
+        return result
 
     async def close(self) -> None:
         await self.sink.close()
@@ -278,13 +288,20 @@ async def drain(name: str, sink: ForwardSink, h: Historian, target_seq: int,
     t0 = time.perf_counter()
     task = asyncio.create_task(fw.run(), name=f"forwarder-{name}")
     try:
+        # woken by each acknowledged batch, not by a poll every few ms: polling would charge the
+        # forwarder's process with event-loop wake-ups the raw baselines do not have
         while fw.health.cursor < target_seq:
             if task.done():
                 task.result()
                 raise RuntimeError(f"forwarder {name} stopped at cursor {fw.health.cursor}")
             if fw.health.retries:
                 raise RuntimeError(f"forwarder {name} had to retry: {fw.health.last_error}")
-            await asyncio.sleep(0.002)
+            if isinstance(sink, PreStarted) and sink.acked < target_seq:
+                sink.acked_event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sink.acked_event.wait(), 1.0)
+            else:  # the last batch is acknowledged: the cursor is being persisted
+                await asyncio.sleep(0.0005)
         t1 = time.perf_counter()
     finally:
         if profile is not None:
@@ -749,25 +766,35 @@ async def profile_drain(peers: Peers, kind: str, h: Historian, meta: dict[str, P
         url, proc = peers.start_vm("vm-profile")
         sink = InfluxSink("influx-profile", influx_cfg(url), meta)
         await sink.start()
-        # the sink's work runs in its executor thread: profile that thread's function too
-        thread_prof = cProfile.Profile()
-        orig = sink._send_sync
+        # the sink's work runs in its two threads (encoding, posting): profile each thread's function too
+        encode_prof, post_prof = cProfile.Profile(), cProfile.Profile()
+        encode, post = sink._encode, sink._send_sync
 
-        def profiled(records: Sequence[Record]) -> SendResult:
-            thread_prof.enable()
+        def profiled_encode(records: Sequence[Record]) -> Any:
+            encode_prof.enable()
             try:
-                return orig(records)
+                return encode(records)
             finally:
-                thread_prof.disable()
+                encode_prof.disable()
 
-        sink._send_sync = profiled  # type: ignore[method-assign]
+        def profiled_post(encoded: Any) -> SendResult:
+            post_prof.enable()
+            try:
+                return post(encoded)
+            finally:
+                post_prof.disable()
+
+        sink._encode = profiled_encode  # type: ignore[method-assign]
+        sink._send_sync = profiled_post  # type: ignore[method-assign,assignment]
         res = await drain("influx-profile", PreStarted(sink), h, len(samples), prof)
         stop_victoria_metrics(proc)
         print(f"profiled drain: {res['rate']:,.0f} points/s (slower under the profiler)")
         print("=== event loop thread ===")
         print(top_costs(prof))
-        print("=== InfluxSink worker thread ===")
-        print(top_costs(thread_prof))
+        print("=== InfluxSink encoding thread ===")
+        print(top_costs(encode_prof))
+        print("=== InfluxSink posting thread ===")
+        print(top_costs(post_prof))
     else:
         n = min(args.mqtt_samples, len(samples))
         h2 = await open_filled_historian(tmp / "historian-mqtt-profile.sqlite", meta, samples[:n])

@@ -157,7 +157,9 @@ class ForwardSink(Protocol):
     """A northbound connector (InfluxDB, MQTT ...), driven by a cursor-based forwarder.
 
     Not the pipeline's `SampleConsumer`: a ForwardSink gets stored Records from the historian,
-    in seq order, and its acknowledgement moves the forwarder's cursor.
+    in seq order, and its acknowledgement moves the forwarder's cursor. The batch builds its
+    Records on first access, reading their timestamps from the historian file (a few ms for
+    thousands): a sink touches them in a worker thread, as the MQTT and InfluxDB sinks do.
     """
 
     name: str
@@ -176,3 +178,16 @@ class ForwardSink(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class PreparesBatches(Protocol):
+    """Optional for a ForwardSink: work on the next batch while the current one is on the wire.
+
+    The forwarder reads batch N+1 from the historian while batch N is being sent; a sink with this
+    method is handed batch N+1 then too, so its CPU work (the InfluxDB sink encodes its lines)
+    overlaps the peer's instead of following it. `send` must give the same result whether or not
+    `prepare` ran on its records (a batch may be sent without, or prepared and then dropped).
+    """
+
+    async def prepare(self, records: Sequence[Record]) -> None: ...

@@ -15,12 +15,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from connectors.backoff import Backoff
-from connectors.base import ForwardSink, TransientError
+from connectors.base import ForwardSink, PreparesBatches, TransientError
 from connectors.batch import RecordBatch
 from connectors.ratelimit import RateLimitedLog
 from connectors.sample import now_ns
@@ -80,6 +80,7 @@ class Forwarder:
         self._dead_log = RateLimitedLog(log)  # a peer refusing every batch: one line a minute, with the count
         self._m_retries = metrics.retries.labels(name)
         self._m_lag = metrics.lag.labels(name)
+        self._prepares = isinstance(sink, PreparesBatches)
 
     async def run(self) -> None:
         s = self.settings
@@ -93,16 +94,17 @@ class Forwarder:
         backoff = Backoff(s.retry_initial_s, s.retry_max_s)
         ahead: asyncio.Task[RecordBatch] | None = None
         try:
-            batch = await self.historian.read_batch(cursor, s.batch_size)
+            batch = await self._read(cursor)
             while True:
                 if not batch:
                     self.health.state = "forwarding"
                     self._set_lag(0)
                     await self.historian.wait_for_commit(s.idle_wait_s)
-                    batch = await self.historian.read_batch(cursor, s.batch_size)
+                    batch = await self._read(cursor)
                     continue
-                # read the next batch while this one is on the wire: with a backlog, the peer never waits on us
-                ahead = asyncio.create_task(self.historian.read_batch(batch.last_seq, s.batch_size))
+                # read (and prepare) the next batch while this one is on the wire: with a backlog, the peer
+                # never waits on us
+                ahead = asyncio.create_task(self._read(batch.last_seq))
                 try:
                     await self._send(batch)
                 except TransientError as e:
@@ -123,6 +125,12 @@ class Forwarder:
                 ahead.cancel()
             self.health.state = "stopped"
             await self.sink.close()
+
+    async def _read(self, after: int) -> RecordBatch:
+        batch = await self.historian.read_batch(after, self.settings.batch_size)
+        if batch and self._prepares:
+            await cast(PreparesBatches, self.sink).prepare(batch)
+        return batch
 
     async def _send(self, records: RecordBatch) -> None:
         historical_before = now_ns() - int(self.settings.historical_after_s * 1e9)

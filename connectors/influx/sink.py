@@ -109,7 +109,7 @@ def _is_transport_error(exc: BaseException) -> bool:
 class _RowRecords(Sequence[Record]):
     """The Records behind the encoded lines of a batch, built only for the few a server rejects."""
 
-    def __init__(self, batch: RecordBatch, positions: list[int]) -> None:
+    def __init__(self, batch: RecordBatch, positions: Sequence[int]) -> None:
         self._batch = batch
         self._positions = positions
 
@@ -128,8 +128,17 @@ class _RowRecords(Sequence[Record]):
         return self._batch.record(self._positions[index])
 
 
+# lines, the record behind each line, records that cannot be encoded (with why)
+_Encoded = tuple[list[str], Sequence[Record], list[tuple[Record, str]]]
+
+
 class InfluxSink:
-    """Writes records as line protocol with the synchronous client, in a worker thread of its own."""
+    """Writes records as line protocol with the synchronous client, in a worker thread of its own.
+
+    Encoding has a thread of its own too: the forwarder hands over the next batch (`prepare`) while
+    the current one is on the wire, so building lines overlaps the server's work instead of adding
+    to it (`send` of a batch that was not prepared encodes it first).
+    """
 
     def __init__(self, name: str, cfg: InfluxConfig, meta: Mapping[str, PointMeta]) -> None:
         self.name = name
@@ -139,6 +148,8 @@ class InfluxSink:
         self._write_api: WriteApi | None = None
         # one thread: requests leave in record order, and a slow server never occupies the default pool
         self._executor: ThreadPoolExecutor | None = None
+        self._encoding: ThreadPoolExecutor | None = None  # one thread: the encoder's caches have one writer
+        self._prepared: tuple[Sequence[Record], _Encoded] | None = None  # the latest batch encoded ahead
         self._closing = threading.Event()
         self._failing: str | None = None  # cause of the current outage, logged once per change
         # counters (read by the gateway's metrics; written only by the worker thread)
@@ -172,9 +183,20 @@ class InfluxSink:
         )
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"influx-{self.name}")
+        self._encoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"influx-encode-{self.name}")
         self._closing.clear()
         log.info("InfluxDB sink %s writes to %s, measurement %r, precision %s",
                  self.name, self.endpoint, cfg.measurement, cfg.precision)
+
+    async def prepare(self, records: Sequence[Record]) -> None:
+        """Encode `records` now, off the event loop, for the `send` that follows (see PreparesBatches)."""
+        encoded = await self._encoded(records)
+        self._prepared = (records, encoded)
+
+    async def _encoded(self, records: Sequence[Record]) -> _Encoded:
+        if self._encoding is None:
+            raise RuntimeError(f"InfluxDB sink {self.name}: used before start()")
+        return await asyncio.get_running_loop().run_in_executor(self._encoding, self._encode, records)
 
     async def send(self, records: Sequence[Record], historical_before_ns: int) -> SendResult:
         # historical_before_ns: line protocol has no way to flag replays; timestamps say it all
@@ -182,15 +204,20 @@ class InfluxSink:
             raise RuntimeError(f"InfluxDB sink {self.name}: send() before start()")
         if not records:
             return SendResult()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._send_sync, records)
+        prepared = self._prepared  # kept after use: a retry of the same batch reuses it
+        encoded = prepared[1] if prepared is not None and prepared[0] is records else await self._encoded(records)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._send_sync, encoded)
 
     async def close(self) -> None:
         self._closing.set()
+        self._prepared = None
         executor, self._executor = self._executor, None
         if executor is not None:
             # waits for a request in flight (bounded by timeout_s) without blocking the loop
             await asyncio.to_thread(executor.shutdown, wait=True)
+        encoding, self._encoding = self._encoding, None
+        if encoding is not None:
+            await asyncio.to_thread(encoding.shutdown, wait=True)
         if self._write_api is not None:
             self._write_api.close()
             self._write_api = None
@@ -200,14 +227,16 @@ class InfluxSink:
 
     # --- worker thread ----------------------------------------------------------------------
 
-    def _send_sync(self, records: Sequence[Record]) -> SendResult:
+    def _encode(self, records: Sequence[Record]) -> _Encoded:
         batch = as_batch(records)
-        encoded: Sequence[Record]
         if batch is not None:  # historian rows: lines without a Sample per row (see connectors.batch)
             lines, positions, rejected = self._encoder.encode_batch(batch)
-            encoded = _RowRecords(batch, positions)
-        else:
-            lines, encoded, rejected = self._encoder.encode_records(records)
+            return lines, _RowRecords(batch, positions), rejected
+        return self._encoder.encode_records(records)
+
+    def _send_sync(self, encoded_batch: _Encoded) -> SendResult:
+        lines, encoded, not_encodable = encoded_batch
+        rejected = list(not_encodable)  # a copy: a retried batch starts from the same encoding
         delivered = 0
         budget = [MAX_ISOLATION_REQUESTS]
         try:

@@ -126,3 +126,38 @@ async def test_new_forwarder_can_start_at_the_newest_sample(tmp_path: Path) -> N
 
 async def fw_cursor(h: Historian) -> bool:
     return await h.get_cursor("fw") is not None
+
+
+class PreparingSink(ScriptedSink):
+    """Records when batches are prepared and sent; a send waits until the next batch was prepared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[tuple[str, float]] = []
+        self.prepared = asyncio.Event()
+
+    async def prepare(self, records: Sequence[Record]) -> None:
+        self.events.append(("prepare", records[0].sample.value))
+        self.prepared.set()
+
+    async def send(self, records: Sequence[Record], historical_before_ns: int) -> SendResult:
+        first = records[0].sample.value
+        self.events.append(("send", first))
+        if first < 200:  # a backlog: the next batch is prepared while this one is on the wire
+            self.prepared.clear()
+            await asyncio.wait_for(self.prepared.wait(), 10)
+        return await super().send(records, historical_before_ns)
+
+
+async def test_the_next_batch_is_prepared_while_one_is_sent(tmp_path: Path) -> None:
+    sink = PreparingSink()
+    async with Historian(_settings(tmp_path / "h.sqlite")) as h:
+        await h.register_series(P, "xs:double", None)
+        await _fill(h, 0, 300, 0)
+        task = asyncio.create_task(Forwarder("fw", sink, h, ForwarderSettings(batch_size=100)).run())
+        await wait_for(lambda: len(sink.received) == 300, message="all sent")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert sink.events == [("prepare", 0.0), ("send", 0.0), ("prepare", 100.0), ("send", 100.0),
+                           ("prepare", 200.0), ("send", 200.0)]
+    assert [r.sample.value for r in sink.received] == [float(i) for i in range(300)]
