@@ -136,7 +136,8 @@ def split_point_id(pid: str) -> tuple[str, str, str]:
     parts = pid.split("/", 2)
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"point id {pid!r} is not of the form 'asset/submodel/idShortPath'")
-    return parts[0], parts[1], parts[2]
+    # asset and submodel interned: the historian keeps them per series, one copy per point before (issue 9)
+    return sys.intern(parts[0]), sys.intern(parts[1]), parts[2]
 
 
 @dataclass(slots=True)
