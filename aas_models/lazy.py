@@ -29,10 +29,12 @@ class SubmodelElementCollection(model.SubmodelElementCollection):
         self._make = make
 
     def _materialize(self) -> None:
+        # No lock: the model is read and written on the event loop only, and this runs without awaiting.
         make = self._make
         if make is not None:
-            self._make = None  # first: adding the children reads the namespace again
-            for element in make():
+            children = list(make())  # if making them fails, nothing has changed and the next read raises again
+            self._make = None  # before adding: adding a child reads the namespace again
+            for element in children:
                 self._children.add(element)
 
     # BaSyx's Namespace and SubmodelElementCollection assign these two in their constructors; as properties
