@@ -10,12 +10,13 @@ GatewayStatus submodel describing the connection to the machine.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from basyx.aas import model
 
-from aas_models import elements, ids, live
+from aas_models import elements, ids, lazy, live
 from aas_models.datatypes import NUMERIC_TYPES, canonical_value_type, parse_point_type
 from aas_models.idshort import check_id_short
 from aas_models.spec import AssetSpec, PointSpec
@@ -355,13 +356,13 @@ def history_query(spec: AssetSpec) -> str:
     return text
 
 
-def _time_series(spec: AssetSpec) -> model.Submodel:
-    points = list(spec.points)
+def _record_variables(points: tuple[PointSpec, ...]) -> list[model.SubmodelElement]:
+    """The Record's variables: its Time, then one Property per numeric point."""
     record_vars: list[model.SubmodelElement] = [
         model.Property("Time", model.datatypes.DateTime, semantic_id=ext_ref(ids.TS_UTC_TIME))
     ]
     by_id = {p.point_id: p for p in points}
-    for point_id, id_short in record_id_shorts(points).items():
+    for point_id, id_short in record_id_shorts(list(points)).items():
         p = by_id[point_id]
         quals = []
         if p.unit:
@@ -375,12 +376,19 @@ def _time_series(spec: AssetSpec) -> model.Submodel:
                 qualifier=quals,
             )
         )
+    return record_vars
+
+
+def _time_series(spec: AssetSpec) -> model.Submodel:
+    # the Record's variables (one per numeric point) are built when first read: see aas_models.lazy
+    record = lazy.SubmodelElementCollection("Record", functools.partial(_record_variables, spec.points),
+                                            semantic_id=ext_ref(ids.TS_RECORD))
     metadata_children: list[model.SubmodelElement] = [
         _mlp("Name", ids.TS_METADATA_NAME, f"{spec.id_short} operational data"),
     ]
     if spec.description:
         metadata_children.append(_mlp("Description", ids.TS_METADATA_DESCRIPTION, spec.description))
-    metadata_children.append(model.SubmodelElementCollection("Record", record_vars, semantic_id=ext_ref(ids.TS_RECORD)))
+    metadata_children.append(record)
     metadata = model.SubmodelElementCollection("Metadata", metadata_children, semantic_id=ext_ref(ids.TS_METADATA))
 
     endpoint = spec.history_url or HISTORY_PLACEHOLDER

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PointSpec:
     point_id: str  # "{asset}/{submodel}/{idShortPath}", the id every Sample carries
     submodel: str  # idShort of the target submodel, e.g. "OperationalData"

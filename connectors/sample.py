@@ -11,6 +11,7 @@ and of the point id (``"asset/submodel/idShortPath"``). It imports the standard 
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,8 +123,12 @@ def ns_to_iso(ns: int) -> str:
 
 
 def point_id(asset: str, submodel: str, path: str) -> str:
-    """The gateway-wide id of a point, carried by every Sample: ``"asset/submodel/idShortPath"``."""
-    return f"{asset}/{submodel}/{path}"
+    """The gateway-wide id of a point, carried by every Sample: ``"asset/submodel/idShortPath"``.
+
+    Interned: start-up builds the id of every point in a dozen places (pipeline, model, sources, historian,
+    API, dashboard), and without interning each keeps its own copy: ~7 MB at 10,000 points (issue 9).
+    """
+    return sys.intern(f"{asset}/{submodel}/{path}")
 
 
 def split_point_id(pid: str) -> tuple[str, str, str]:
@@ -131,7 +136,8 @@ def split_point_id(pid: str) -> tuple[str, str, str]:
     parts = pid.split("/", 2)
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"point id {pid!r} is not of the form 'asset/submodel/idShortPath'")
-    return parts[0], parts[1], parts[2]
+    # asset and submodel interned: the historian keeps them per series, one copy per point before (issue 9)
+    return sys.intern(parts[0]), sys.intern(parts[1]), parts[2]
 
 
 @dataclass(slots=True)

@@ -11,11 +11,14 @@ it takes 15 s, spent on three things this module avoids:
 - The resolver's per-scalar list building: PyYAML's implicit resolvers (its table, in its order)
   are looked up by first character in a table made once.
 
-Only the plain subset takes that path: mappings, sequences and scalars without anchors, aliases or
-explicit tags, one document. A scalar that resolves to anything but a string (int, float, bool,
-null, timestamp ...) is built by PyYAML's SafeConstructor. Anything else (an alias, ``!!binary``,
-a merge key ``<<``, a complex key, a second document) makes the whole document go through libyaml's
-composer and PyYAML's constructor: the result, and every error, are what ``yaml.safe_load`` gives.
+Only the plain subset takes that path: mappings, sequences and scalars without explicit tags, one
+document; anchors and aliases included (an alias is the anchored object itself, as PyYAML makes it:
+a config that shares one `source` or `security` block between assets is ordinary, and the composer's
+node tree costs ~30 MB of peak RSS, most of it kept, at 10,000 points: issue 9). A scalar that
+resolves to anything but a string (int, float, bool, null, timestamp ...) is built by PyYAML's
+SafeConstructor. Anything else (``!!binary``, a merge key ``<<``, a complex key or an alias as a
+key, an undefined alias, a second document) makes the whole document go through libyaml's composer
+and PyYAML's constructor: the result, and every error, are what ``yaml.safe_load`` gives.
 Without libyaml it is ``yaml.safe_load`` itself (slower, same result).
 """
 
@@ -28,6 +31,7 @@ from typing import Any
 
 import yaml
 from yaml.events import (
+    AliasEvent,
     MappingEndEvent,
     MappingStartEvent,
     ScalarEvent,
@@ -91,21 +95,35 @@ def _tag(value: str, implicit: tuple[bool, bool]) -> str:
     return _STR
 
 
-def _scalar(e: Any, loader: Any) -> Any:
-    if e.anchor is not None or (e.tag is not None and e.tag != "!"):
+def _scalar(e: Any, loader: Any, anchors: dict[str, Any]) -> Any:
+    if e.tag is not None and e.tag != "!":
         raise _NeedsComposer
     tag = _tag(e.value, e.implicit)
     if tag == _STR:
-        return e.value
-    if tag == _MERGE:
+        v = e.value
+    elif tag == _MERGE:
         raise _NeedsComposer
-    return loader.construct_object(ScalarNode(tag, e.value, e.start_mark, e.end_mark, e.style))
+    else:
+        v = loader.construct_object(ScalarNode(tag, e.value, e.start_mark, e.end_mark, e.style))
+    if e.anchor is not None:
+        anchors[e.anchor] = v
+    return v
 
 
-def _collection(e: Any) -> dict[Any, Any] | list[Any]:
-    if e.anchor is not None or (e.tag is not None and e.tag != "!"):
-        raise _NeedsComposer  # anchored, or explicitly tagged (!!omap, !!set ...)
-    return {} if e.__class__ is MappingStartEvent else []
+def _collection(e: Any, anchors: dict[str, Any]) -> dict[Any, Any] | list[Any]:
+    if e.tag is not None and e.tag != "!":
+        raise _NeedsComposer  # explicitly tagged (!!omap, !!set ...)
+    c: dict[Any, Any] | list[Any] = {} if e.__class__ is MappingStartEvent else []
+    if e.anchor is not None:
+        anchors[e.anchor] = c  # registered before it is filled: an alias inside it is the collection itself
+    return c
+
+
+def _alias(e: Any, anchors: dict[str, Any]) -> Any:
+    try:
+        return anchors[e.anchor]
+    except KeyError:
+        raise _NeedsComposer from None  # undefined: the composer's error says where
 
 
 def _from_events(loader: Any) -> Any:
@@ -114,10 +132,11 @@ def _from_events(loader: Any) -> Any:
     if get().__class__ is StreamEndEvent:  # else DocumentStart
         return None
     e = get()
+    anchors: dict[str, Any] = {}
     if e.__class__ is ScalarEvent:
-        root = _scalar(e, loader)
+        root = _scalar(e, loader, anchors)
     elif e.__class__ is MappingStartEvent or e.__class__ is SequenceStartEvent:
-        root = _tree(_collection(e), get, loader)
+        root = _tree(_collection(e, anchors), get, loader, anchors)
     else:  # an alias at the top
         raise _NeedsComposer
     get()  # DocumentEnd
@@ -126,7 +145,7 @@ def _from_events(loader: Any) -> Any:
     return root
 
 
-def _tree(root: dict[Any, Any] | list[Any], get: Any, loader: Any) -> Any:
+def _tree(root: dict[Any, Any] | list[Any], get: Any, loader: Any, anchors: dict[str, Any]) -> Any:
     """The collection `root` was opened by the last event: fill it (and everything in it) from the events."""
     stack: list[tuple[Any, Any]] = []  # enclosing (collection, its key state) to return to
     cur: Any = root
@@ -134,8 +153,13 @@ def _tree(root: dict[Any, Any] | list[Any], get: Any, loader: Any) -> Any:
     while True:
         e = get()
         c = e.__class__
-        if c is ScalarEvent:
-            v = _scalar(e, loader)
+        if c is ScalarEvent or c is AliasEvent:
+            if c is ScalarEvent:
+                v = _scalar(e, loader, anchors)
+            elif key is _KEY:
+                raise _NeedsComposer  # an alias as a key
+            else:
+                v = _alias(e, anchors)
             if key is _ITEM:
                 cur.append(v)
             elif key is _KEY:
@@ -146,7 +170,7 @@ def _tree(root: dict[Any, Any] | list[Any], get: Any, loader: Any) -> Any:
         elif c is MappingStartEvent or c is SequenceStartEvent:
             if key is _KEY:
                 raise _NeedsComposer  # a mapping or sequence as a key
-            child = _collection(e)
+            child = _collection(e, anchors)
             if key is _ITEM:
                 cur.append(child)
             else:
@@ -157,5 +181,5 @@ def _tree(root: dict[Any, Any] | list[Any], get: Any, loader: Any) -> Any:
             if not stack:
                 return root
             cur, key = stack.pop()
-        else:  # an alias
+        else:  # not an event of a document's body
             raise _NeedsComposer

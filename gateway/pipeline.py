@@ -36,7 +36,7 @@ class SampleConsumer(Protocol):
     async def put(self, samples: Sequence[Sample]) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PointInfo:
     point_id: str
     asset: str

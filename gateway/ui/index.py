@@ -70,7 +70,7 @@ def _iso(ns: int | None) -> str | None:
     return ns_to_iso(ns) if ns else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UiPoint:
     key: str  # the point id: "{asset}/{submodel}/{idShortPath}"
     asset: str

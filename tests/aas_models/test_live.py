@@ -60,6 +60,16 @@ def test_bad_status_keeps_last_value_and_is_visible() -> None:
     json.loads(text, cls=StrictAASFromJsonDecoder)
 
 
+def test_points_with_one_status_share_its_text_and_every_code_reads_right() -> None:
+    a, b = _prop("xs:double"), _prop("xs:double")
+    live.set_live_value(a, 1.0, TS, 0)
+    live.set_live_value(b, 2.0, TS, 0)
+    assert _q(a, "StatusCode") == "0x00000000" and _q(a, "StatusCode") is _q(b, "StatusCode")
+    for code in range(0x80000000, 0x80000000 + 600 * 0x10000, 0x10000):  # more codes than the shared texts hold
+        live.set_live_value(a, 3.0, TS, code)
+        assert _q(a, "StatusCode") == st.status_text(code) and status_of(a) == code
+
+
 def test_datetime_and_integer_types() -> None:
     p = _prop("xs:dateTime")
     live.set_live_value(p, coercer("xs:dateTime")("2024-05-01T10:00:00.5Z"), TS, 0)

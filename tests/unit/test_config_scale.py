@@ -54,13 +54,17 @@ def test_the_fast_yaml_reader_returns_what_safe_load_returns() -> None:
         "s: !!set {a, b}\n", "o: !!omap [a: 1, b: 2]\n", "a: {b: {c: [d, {e: f}]}}\n", "x", "~", "# comment\n",
         "- a\n- b: c\n  d: [1, {e: f}]\n- []\n- {}\n", "a:\n  b:\n    - - 1\n      - 2\n", "? a\n: b\n",
         "- !!str 123\n", "a: &x 1\nb: *x\n", "[1, 2]", "'1': 2\n\"k\": null\nnull: 3\n",
+        "s: &s {policy: None, mode: None}\nassets:\n- {id: a, security: *s}\n- {id: b, security: *s}\n",
+        "a: &k x\n*k : 1\n", "a: &n 5\nb: [*n, &l [*n]]\nc: *l\n", "- &t 2024-05-01\n- *t\n",
     ]
     for doc in docs:
         assert repr(load_yaml(doc)) == repr(yaml.safe_load(doc)), doc
     d = load_yaml("a: &a [1, *a]\n")  # a recursive alias: PyYAML builds it, so do we
     assert d["a"][1] is d["a"]
+    d = load_yaml("s: &s {policy: None}\nassets:\n- {security: *s}\n- {security: *s}\n")
+    assert d["assets"][0]["security"] is d["assets"][1]["security"] is d["s"]  # one object, as PyYAML makes it
     bad_docs = ("a: [1, 2", "--- 1\n--- 2\n", "a: 1\n  b: 2\n", "- =\n", "a: !!python/object:os.system x\n",
-                "? [1, 2]\n: x\n")
+                "? [1, 2]\n: x\n", "a: *undefined\n")
     for bad in bad_docs:
         with pytest.raises(yaml.YAMLError):
             load_yaml(bad)
