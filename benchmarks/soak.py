@@ -24,7 +24,8 @@ Phases:
    /health/ready and one submodel's `$value`, a new connection each time, so a leak per connection
    would show). Verdicts: RSS growth < 5 % (mean of the last minute's samples over the mean of the
    first minute's after warm-up: single samples jitter with the allocator), no fd growth (the
-   largest count of the last minute <= the largest of the first), and `aas-gateway report operation
+   fewest open in the last minute <= the fewest in the first: a leak raises the floor, while a
+   connection being closed lifts single samples), and `aas-gateway report operation
    --format json` over the steady phase says availability 1.0 (100 %) for the gateway and every
    source, with no outage.
 3. **Outage**: EM01's simulator process gets SIGINT (it stops its server, the gateway sees the
@@ -218,8 +219,10 @@ class Sampler:
         while time.monotonic() < end:
             if self.proc.is_running() is False:
                 raise RuntimeError("the gateway process ended during the soak")
-            self.read_like_a_dashboard(submodel_url)
+            # sampled before the requests: a connection the reader just closed may still be open on the
+            # gateway's side for a moment (an fd that comes and goes, not a leak)
             self.sample(t0)
+            self.read_like_a_dashboard(submodel_url)
             time.sleep(max(0.0, min(self.every, end - time.monotonic())))
 
 
@@ -302,13 +305,18 @@ def main() -> int:
         rss0 = statistics.fmean(s["rss_mb"] for s in first)
         rss1 = statistics.fmean(s["rss_mb"] for s in last)
         fd0, fd1 = max(s["fds"] for s in first), max(s["fds"] for s in last)
+        # a leak raises the floor: the fewest fds open in the last minute must not exceed the fewest in the
+        # first. The maxima are reported but not judged: a transient fd (a dashboard's connection being
+        # closed, a report's read connection) lifts single samples, and max-vs-max over 12 samples made
+        # this verdict a coin toss (22/23 alternating for 30 minutes, CI failed once on 22 -> 23)
+        fd_floor0, fd_floor1 = min(s["fds"] for s in first), min(s["fds"] for s in last)
         growth = rss1 / rss0 - 1
         steady_rep = report(data, steady_from_ns, steady_to_ns)
         tot = totals(steady_rep)
         avail = {e: r["availability"] for e, r in tot.items()}
         entities_ok = "gateway" in avail and all(f"source:{a}" in avail for a in specs)
         verdicts["rss_growth_below_5pct"] = growth < RSS_GROWTH_MAX
-        verdicts["no_fd_growth"] = fd1 <= fd0
+        verdicts["no_fd_growth"] = fd_floor1 <= fd_floor0
         verdicts["availability_100pct"] = entities_ok and all(v == 1.0 for v in avail.values())
         verdicts["no_outage_in_steady_phase"] = not steady_rep["outages"]
         result["steady"] = {
@@ -317,12 +325,13 @@ def main() -> int:
             "rss_growth": round(growth, 4), "rss_mb_min": min(s["rss_mb"] for s in sampler.samples),
             "rss_mb_max": max(s["rss_mb"] for s in sampler.samples),
             "fds_first_window_max": fd0, "fds_last_window_max": fd1,
+            "fds_first_window_min": fd_floor0, "fds_last_window_min": fd_floor1,
             "threads_first_last": [first[0]["threads"], last[-1]["threads"]],
             "requests": sampler.requests, "request_errors": sampler.request_errors,
             "ledger_availability": avail, "ledger_outages": steady_rep["outages"],
             "ledger_completeness": {e: r["completeness"] for e, r in tot.items() if e.startswith("source:")},
         }
-        log(f"steady: RSS {rss0:.1f} -> {rss1:.1f} MB ({growth:+.2%}), fds {fd0} -> {fd1}, availability {avail}")
+        log(f"steady: RSS {rss0:.1f} -> {rss1:.1f} MB ({growth:+.2%}), fds (fewest) {fd_floor0} -> {fd_floor1}, availability {avail}")
 
         # --- outage ------------------------------------------------------------------------
         entity = f"source:{OUTAGE_ASSET}"
