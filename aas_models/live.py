@@ -137,113 +137,147 @@ def converter(value_type: type) -> Callable[[Any], Any] | None:
     return None
 
 
+class _LiveQualifier(model.Qualifier):
+    """A live-state qualifier: a real BaSyx Qualifier whose constant parts live on its class.
+
+    BaSyx's Qualifier keeps ten attributes and two ConstrainedLists per instance (~370 bytes); three per point
+    made ~11 MB at 10,000 points (issue 9). An instance of this class holds its value and its parent in slots
+    (~90 bytes); type, valueType, kind and semanticId are class constants, shared by every point, and the
+    supplemental semanticIds an empty tuple. It is still a Qualifier in every respect serialisers and readers
+    use (`isinstance`, the properties, the qualifier set's key `type`), and whatever code assigns through
+    BaSyx's setters lands in an instance dict as with any Qualifier.
+    """
+
+    __slots__ = ("_value", "parent")
+    value_id = None
+    kind = model.QualifierKind.VALUE_QUALIFIER
+    # read-only on purpose: one tuple for every instance (BaSyx's setter would give an instance its own list)
+    _supplemental_semantic_id = ()  # type: ignore[assignment]
+
+    def __init__(self, value: Any = None) -> None:  # BaSyx's __init__ would set the constants per instance
+        self._value = value
+        self.parent = None
+
+
+class SourceTimestampQualifier(_LiveQualifier):
+    __slots__ = ()
+    _type = Q_SOURCE_TIMESTAMP
+    value_type = model.datatypes.DateTime
+    _semantic_id = _ext(ids.QUALIFIER_SOURCE_TIMESTAMP)
+
+
+class StatusCodeQualifier(_LiveQualifier):
+    __slots__ = ()
+    _type = Q_STATUS_CODE
+    value_type = model.datatypes.String
+    _semantic_id = _ext(ids.QUALIFIER_STATUS_CODE)
+
+
+class QualityQualifier(_LiveQualifier):
+    __slots__ = ()
+    _type = Q_QUALITY
+    value_type = model.datatypes.String
+    _semantic_id = _ext(ids.QUALIFIER_QUALITY)
+
+
 # the value types of the SourceTimestamp, StatusCode and Quality qualifiers _live_qualifiers makes
 _LIVE_TYPES = (model.datatypes.DateTime, model.datatypes.String, model.datatypes.String)
 
 
-def _make_qualifier(type_: str, value_type: type, value: Any, kind: model.QualifierKind, sem: str) -> model.Qualifier:
-    return model.Qualifier(type_, value_type, value=value, kind=kind, semantic_id=_ext(sem))
-
-
 def _live_qualifiers(element: model.SubmodelElement) -> list[model.Qualifier]:
     """The element's SourceTimestamp, StatusCode and Quality qualifiers, added if missing."""
-    vq = model.QualifierKind.VALUE_QUALIFIER
-    specs: tuple[tuple[str, type, Any, str], ...] = (
-        (Q_SOURCE_TIMESTAMP, model.datatypes.DateTime, None, ids.QUALIFIER_SOURCE_TIMESTAMP),
-        (
-            Q_STATUS_CODE,
-            model.datatypes.String,
-            status_text(BAD_WAITING_FOR_INITIAL_DATA),
-            ids.QUALIFIER_STATUS_CODE,
-        ),
-        (Q_QUALITY, model.datatypes.String, quality_name(BAD_WAITING_FOR_INITIAL_DATA), ids.QUALIFIER_QUALITY),
+    initial = BAD_WAITING_FOR_INITIAL_DATA
+    kinds: tuple[tuple[type[_LiveQualifier], str, Any], ...] = (
+        (SourceTimestampQualifier, Q_SOURCE_TIMESTAMP, None),
+        (StatusCodeQualifier, Q_STATUS_CODE, status_text(initial)),
+        (QualityQualifier, Q_QUALITY, quality_name(initial)),
     )
     handles = []
-    for name, vt, initial, sem in specs:
+    for cls, name, value in kinds:
         try:
             q = element.get_qualifier_by_type(name)
         except KeyError:
-            q = _make_qualifier(name, vt, initial, vq, sem)
+            q = cls(value)
             element.qualifier.add(q)
         handles.append(q)
     return handles
 
 
-def attach(element: model.SubmodelElement) -> None:
-    """Give `element` the live-state qualifiers (if missing) and cache handles to them.
+class Live:
+    """One point's element and its live qualifiers, resolved once: what every sample of the point is written into.
 
-    A scalar Property caches them as ``_q_ts``, ``_q_status``, ``_q_quality`` (the hot path reads
-    them); any other element (list, collection, multi-language property) as ``_live_q``, so that
-    `set_live_value` never finds ``_q_ts`` on it and hands it to `set_live_element`.
+    Held by whoever writes samples (the pipeline's live-model sink keeps one per point), never stored on the
+    element: an attribute added to a BaSyx object after its __init__ turns its shared-key instance dict into a
+    private one, ~690 bytes per Property (issue 9), and BaSyx serialisers would not need it anyway.
     """
-    handles = _live_qualifiers(element)
-    if not isinstance(element, model.Property):
-        element._live_q = handles  # type: ignore[attr-defined]
-        return
-    # Cached as plain attributes on the Property: BaSyx serialisers only read model fields, so they
-    # never leak, and a Property replaced through the API is attached again on its first sample.
-    element._q_ts, element._q_status, element._q_quality = handles  # type: ignore[attr-defined]
-    element._convert = converter(element.value_type)  # type: ignore[attr-defined]
-    # set_live_value stores into the qualifiers' `_value` directly when their types are ours (a qualifier that
-    # came with a template may have another): BaSyx's setter would cast a datetime to xs:dateTime and a str
-    # to xs:string, which returns the very object, at a cost of ~3 % of the gateway's CPU per sample
-    element._q_direct = tuple(q.value_type for q in handles) == _LIVE_TYPES  # type: ignore[attr-defined]
 
+    __slots__ = ("convert", "direct", "element", "q_quality", "q_status", "q_ts", "scalar")
 
-def set_live_value(prop: model.SubmodelElement, value: Any, source_ts_ns: int | None, status: int) -> None:
-    """Store one sample in `prop`: value (unless bad), source timestamp and status.
+    def __init__(self, element: model.SubmodelElement) -> None:
+        self.element = element
+        self.q_ts, self.q_status, self.q_quality = handles = _live_qualifiers(element)
+        self.scalar = isinstance(element, model.Property)
+        self.convert = converter(element.value_type) if isinstance(element, model.Property) else None
+        # `set` stores into the qualifiers' `_value` directly when their types are ours (a qualifier that came with
+        # a template may have another): BaSyx's setter would cast a datetime to xs:dateTime and a str to
+        # xs:string, which returns the very object, at a cost of ~3 % of the gateway's CPU per sample
+        self.direct = tuple(q.value_type for q in handles) == _LIVE_TYPES
 
-    `value` is already coerced by `aas_models.datatypes.coercer` (xs:dateTime
-    as an ISO string). A value that still does not fit the Property's type is
-    not stored and the status becomes BadTypeMismatch, so the problem is visible.
-    Elements other than a scalar Property (lists, collections, multi-language
-    properties) go to `set_live_element`, off this hot path.
-    """
-    try:
-        q_ts: model.Qualifier = prop._q_ts  # type: ignore[attr-defined]
-    except AttributeError:
-        if not isinstance(prop, model.Property):
-            set_live_element(prop, value, source_ts_ns, status)
+    def set(self, value: Any, source_ts_ns: int | None, status: int) -> None:
+        """Store one sample: value (unless bad), source timestamp and status (see `set_live_value`)."""
+        if not self.scalar:
+            self._set_element(value, source_ts_ns, status)
             return
-        attach(prop)
-        q_ts = prop._q_ts  # type: ignore[attr-defined]
-    if not status & BAD_MASK:
-        conv = prop._convert  # type: ignore[attr-defined]
-        try:
-            v = value if conv is None else conv(value)
-            if v.__class__ is prop.value_type:  # type: ignore[attr-defined]
-                prop._value = v  # type: ignore[attr-defined]  # what the setter stores for it (see attach)
-            else:
-                prop.value = v  # type: ignore[attr-defined]
-        except (TypeError, ValueError, ArithmeticError):
-            status = BAD_TYPE_MISMATCH
-    ts = None if source_ts_ns is None else _EPOCH + timedelta(microseconds=source_ts_ns // 1000)
-    text = _STATUS_TEXTS.get(status) or _status_text(status)
-    if prop._q_direct:  # type: ignore[attr-defined]
-        q_ts._value = ts
-        prop._q_status._value = text  # type: ignore[attr-defined]
-        prop._q_quality._value = SEVERITY_NAMES[(status >> 30) & 3]  # type: ignore[attr-defined]
-    else:
-        q_ts.value = ts
-        prop._q_status.value = text  # type: ignore[attr-defined]
-        prop._q_quality.value = SEVERITY_NAMES[(status >> 30) & 3]  # type: ignore[attr-defined]
+        prop: Any = self.element
+        if not status & BAD_MASK:
+            conv = self.convert
+            try:
+                v = value if conv is None else conv(value)
+                if v.__class__ is prop.value_type:
+                    prop._value = v  # what the setter stores for it (see `direct`)
+                else:
+                    prop.value = v
+            except (TypeError, ValueError, ArithmeticError):
+                status = BAD_TYPE_MISMATCH
+        ts = None if source_ts_ns is None else _EPOCH + timedelta(microseconds=source_ts_ns // 1000)
+        text = _STATUS_TEXTS.get(status) or _status_text(status)
+        if self.direct:
+            self.q_ts._value = ts
+            self.q_status._value = text
+            self.q_quality._value = SEVERITY_NAMES[(status >> 30) & 3]
+        else:
+            self.q_ts.value = ts
+            self.q_status.value = text
+            self.q_quality.value = SEVERITY_NAMES[(status >> 30) & 3]
+
+    def _set_element(self, value: Any, source_ts_ns: int | None, status: int) -> None:
+        """Lists, collections and multi-language properties (see `aas_models.elements`), off the hot path."""
+        element = self.element
+        if not status & BAD_MASK:
+            try:
+                elements.fill(element, elements.point_type_of(element), value)
+            except (TypeError, ValueError, ArithmeticError, KeyError):
+                status = BAD_TYPE_MISMATCH
+        self.q_ts.value = None if source_ts_ns is None else ns_to_datetime(source_ts_ns)
+        self.q_status.value = _STATUS_TEXTS.get(status) or _status_text(status)
+        self.q_quality.value = quality_name(status)
 
 
-def set_live_element(element: model.SubmodelElement, value: Any, source_ts_ns: int | None, status: int) -> None:
-    """`set_live_value` for lists, collections and multi-language properties (see `aas_models.elements`)."""
-    try:
-        q_ts, q_status, q_quality = element._live_q  # type: ignore[attr-defined]
-    except AttributeError:
-        attach(element)
-        q_ts, q_status, q_quality = element._live_q  # type: ignore[attr-defined]
-    if not status & BAD_MASK:
-        try:
-            elements.fill(element, elements.point_type_of(element), value)
-        except (TypeError, ValueError, ArithmeticError, KeyError):
-            status = BAD_TYPE_MISMATCH
-    q_ts.value = None if source_ts_ns is None else ns_to_datetime(source_ts_ns)
-    q_status.value = _STATUS_TEXTS.get(status) or _status_text(status)
-    q_quality.value = quality_name(status)
+def attach(element: model.SubmodelElement) -> Live:
+    """Give `element` the live-state qualifiers (if missing); the handle to write its samples through."""
+    return Live(element)
+
+
+def set_live_value(element: model.SubmodelElement, value: Any, source_ts_ns: int | None, status: int) -> None:
+    """Store one sample in `element`: value (unless bad), source timestamp and status.
+
+    `value` is already coerced by `aas_models.datatypes.coercer` (xs:dateTime as an ISO string). A value
+    that still does not fit the Property's type is not stored and the status becomes BadTypeMismatch, so the
+    problem is visible. Elements other than a scalar Property (lists, collections, multi-language
+    properties) are filled item by item. This resolves the element's qualifiers on every call: writers of
+    many samples keep an `attach`ed `Live` per element and call its `set` (the pipeline does).
+    """
+    Live(element).set(value, source_ts_ns, status)
 
 
 def status_of(prop: model.SubmodelElement) -> int:

@@ -331,7 +331,8 @@ def main() -> int:
             "ledger_availability": avail, "ledger_outages": steady_rep["outages"],
             "ledger_completeness": {e: r["completeness"] for e, r in tot.items() if e.startswith("source:")},
         }
-        log(f"steady: RSS {rss0:.1f} -> {rss1:.1f} MB ({growth:+.2%}), fds (fewest) {fd_floor0} -> {fd_floor1}, availability {avail}")
+        log(f"steady: RSS {rss0:.1f} -> {rss1:.1f} MB ({growth:+.2%}), fds (fewest) {fd_floor0} -> {fd_floor1}, "
+            f"availability {avail}")
 
         # --- outage ------------------------------------------------------------------------
         entity = f"source:{OUTAGE_ASSET}"

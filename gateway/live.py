@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from basyx.aas import model
 
 from aas_models.builder import AssetModel
-from aas_models.live import set_live_value
+from aas_models.live import attach
 from connectors.base import Source, SourceHealth
 from connectors.sample import Sample
 from gateway.historian.records import WriteCounts
@@ -24,14 +24,15 @@ class LiveModelSink:
     name = "live-model"
 
     def __init__(self, properties: Mapping[str, model.SubmodelElement]) -> None:
-        self._props = dict(properties)
+        # one resolved handle per point (its element and live qualifiers), made once (see aas_models.live.Live)
+        self._live = {pid: attach(el) for pid, el in properties.items()}
 
     async def put(self, samples: Sequence[Sample]) -> None:
-        props = self._props
+        live = self._live
         for s in samples:
-            prop = props.get(s.point)
-            if prop is not None:
-                set_live_value(prop, s.value, s.ts, s.status)
+            h = live.get(s.point)
+            if h is not None:
+                h.set(s.value, s.ts, s.status)
 
 
 def _show(m: AssetModel, h: SourceHealth) -> None:

@@ -118,4 +118,4 @@ def test_a_template_qualifier_of_another_type_goes_through_basyx_setter() -> Non
     p.qualifier.add(model.Qualifier("Quality", model.datatypes.Int, value=1))  # not ours: xs:int
     with pytest.raises(TypeError, match="cannot be trivially casted"):  # BaSyx's setter refuses 'Good'
         live.set_live_value(p, 1.0, TS, 0)
-    assert p._q_direct is False  # type: ignore[attr-defined]
+    assert live.attach(p).direct is False
