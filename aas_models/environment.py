@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from basyx.aas.adapter import aasx
-from basyx.aas.adapter import json as aas_json
-
+from aas_models.basyx_adapters import json_adapter as aas_json
 from aas_models.builder import AssetModel, build_asset
 from aas_models.repository import ModelRepository
 from aas_models.spec import AssetSpec
@@ -44,6 +42,8 @@ def export_aasx(repo: ModelRepository, path: str | os.PathLike[str]) -> None:
     The aas-spec part is JSON: BaSyx writes XML in the 3.1 namespace, which
     3.0 readers (and aas-test-engines 1.0.3) reject, while the JSON is valid for both.
     """
+    from basyx.aas.adapter import aasx  # loads lxml: only when a package is written (see basyx_adapters)
+
     store = repo.store()
     with aasx.AASXWriter(os.fspath(path)) as writer:
         # write_aas must be called once per package, so all AAS ids go in one call

@@ -37,7 +37,7 @@ from typing import Any
 from basyx.aas import model
 
 # BaSyx's own name tables of the JSON format; the SDK exposes them under no public name
-from basyx.aas.adapter import _generic
+from aas_models.basyx_adapters import generic
 
 dt = model.datatypes
 _OMIT = object()  # "no ValueOnly form": dropped from the parent
@@ -188,8 +188,8 @@ def _parse_datetime(j: str, name: str) -> datetime.datetime:
 
 def reference_to_json(ref: model.Reference) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "type": _generic.REFERENCE_TYPES[type(ref)],
-        "keys": [{"type": _generic.KEY_TYPES[k.type], "value": k.value} for k in ref.key],
+        "type": generic.REFERENCE_TYPES[type(ref)],
+        "keys": [{"type": generic.KEY_TYPES[k.type], "value": k.value} for k in ref.key],
     }
     if ref.referred_semantic_id is not None:
         out["referredSemanticId"] = reference_to_json(ref.referred_semantic_id)
@@ -292,7 +292,7 @@ def _value(obj: Any, depth: int, blob: bool) -> Any:
     if isinstance(obj, model.Entity):
         ent: dict[str, Any] = {"statements": {} if depth == 0 else _object(obj.statement, depth - 1, blob)}
         if obj.entity_type is not None:
-            ent["entityType"] = _generic.ENTITY_TYPES[obj.entity_type]
+            ent["entityType"] = generic.ENTITY_TYPES[obj.entity_type]
         if obj.global_asset_id is not None:
             ent["globalAssetId"] = obj.global_asset_id
         if obj.specific_asset_id:

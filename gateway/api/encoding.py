@@ -13,16 +13,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from basyx.aas import model
-from basyx.aas.adapter.json import AASToJsonEncoder
 from starlette.responses import Response
 
 from aas_models import paths as aas_paths
 from aas_models import valueonly
+from aas_models.basyx_adapters import json_adapter
 from gateway.api.errors import NotFound
 from gateway.api.modifiers import Level
 
 
-class Encoder(AASToJsonEncoder):
+class Encoder(json_adapter.AASToJsonEncoder):
     """BaSyx's encoder, minus its one schema violation: BaSyx 2.2 writes `"specificAssetIds": []`
     for every Entity, and the JSON schema forbids empty arrays."""
 

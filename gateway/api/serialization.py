@@ -11,12 +11,10 @@ import zipfile
 from typing import Annotated
 
 from basyx.aas import model
-from basyx.aas.adapter import aasx
-from basyx.aas.adapter.json import object_store_to_json
-from basyx.aas.adapter.xml import write_aas_xml_file
 from fastapi import Header, Query
 from starlette.responses import Response
 
+from aas_models.basyx_adapters import json_adapter
 from aas_models.repository import ModelRepository
 from gateway.api.encoding import Encoder
 from gateway.api.errors import ApiError, NotFound
@@ -72,15 +70,20 @@ def serialize(
     media_type = _media_type(accept)
     store = _store(repo, _ids(aas_ids, "aasIds entry"), _ids(submodel_ids, "submodelIds entry"), include_cds)
     if media_type == JSON:
-        return Response(object_store_to_json(store, encoder=Encoder).encode(), media_type=JSON)
+        return Response(json_adapter.object_store_to_json(store, encoder=Encoder).encode(), media_type=JSON)
     buf = io.BytesIO()
+    # imported on the first request that wants them: they load lxml (see aas_models.basyx_adapters)
     if media_type == XML:
+        from basyx.aas.adapter.xml import write_aas_xml_file
+
         write_aas_xml_file(buf, store)
     else:
+        from basyx.aas.adapter import aasx
+
         with aasx.AASXWriter(buf) as writer:
             files = aasx.DictSupplementaryFileContainer()
             writer.write_all_aas_objects(_AASX_PART, store, files, write_json=True)
-        buf = _with_json_part(buf, object_store_to_json(store, encoder=Encoder).encode())
+        buf = _with_json_part(buf, json_adapter.object_store_to_json(store, encoder=Encoder).encode())
     return Response(buf.getvalue(), media_type=media_type)
 
 
