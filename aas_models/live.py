@@ -189,7 +189,7 @@ def _live_qualifiers(element: model.SubmodelElement) -> list[model.Qualifier]:
     initial = BAD_WAITING_FOR_INITIAL_DATA
     kinds: tuple[tuple[type[_LiveQualifier], str, Any], ...] = (
         (SourceTimestampQualifier, Q_SOURCE_TIMESTAMP, None),
-        (StatusCodeQualifier, Q_STATUS_CODE, status_text(initial)),
+        (StatusCodeQualifier, Q_STATUS_CODE, _STATUS_TEXTS.get(initial) or _status_text(initial)),  # shared
         (QualityQualifier, Q_QUALITY, quality_name(initial)),
     )
     handles = []

@@ -44,6 +44,12 @@ class Namespaces:
         return self.index(self.default_uri) if self.default_uri else 0
 
 
+def _plain(identifier: object) -> object:
+    """A string identifier as a plain str: asyncua's parser makes a `ua.String` (a str subclass with an instance
+    dict, ~60 bytes more per node, issue 9); it encodes, compares and hashes the same."""
+    return str(identifier) if isinstance(identifier, str) else identifier
+
+
 def parse_node_id(text: str, ns: Namespaces) -> ua.NodeId:
     """Parse 'ns=2;s=X', 'nsu=URI;s=X' or 's=X' (default namespace) into a NodeId."""
     text = text.strip()
@@ -53,11 +59,10 @@ def parse_node_id(text: str, ns: Namespaces) -> ua.NodeId:
             if not sep:
                 raise AddressError(f"bad node id {text!r}: expected nsu=URI;s=...", ua.StatusCodes.BadNodeIdInvalid)
             nid = ua.NodeId.from_string(rest)
-            return ua.NodeId(nid.Identifier, ns.index(uri), nid.NodeIdType)  # type: ignore[arg-type]  # asyncua int subtype
-        if text.startswith("ns="):
-            return ua.NodeId.from_string(text)
+            return ua.NodeId(_plain(nid.Identifier), ns.index(uri), nid.NodeIdType)  # type: ignore[arg-type]  # asyncua int subtype
         nid = ua.NodeId.from_string(text)
-        return ua.NodeId(nid.Identifier, ns.default_index(), nid.NodeIdType)  # type: ignore[arg-type]  # asyncua int subtype
+        index = nid.NamespaceIndex if text.startswith("ns=") else ns.default_index()
+        return ua.NodeId(_plain(nid.Identifier), index, nid.NodeIdType)  # type: ignore[arg-type]  # asyncua int subtype
     except AddressError:
         raise
     except Exception as e:
