@@ -119,3 +119,34 @@ def test_a_template_qualifier_of_another_type_goes_through_basyx_setter() -> Non
     with pytest.raises(TypeError, match="cannot be trivially casted"):  # BaSyx's setter refuses 'Good'
         live.set_live_value(p, 1.0, TS, 0)
     assert live.attach(p).direct is False
+
+
+def test_live_state_adds_no_attributes_to_the_property_and_little_memory() -> None:
+    """Issue 9 (RSS at 10,000 points): an attribute added to a BaSyx object after its __init__ costs ~690 bytes
+    (its shared-key dict becomes a private one), a stock Qualifier ~370; the live state takes neither."""
+    import gc
+    import tracemalloc
+
+    p = model.Property("X", model.datatypes.Double)
+    before = set(vars(p))
+    h = live.attach(p)
+    h.set(1.0, TS, 0)
+    live.set_live_value(p, 2.0, TS, 0)
+    assert set(vars(p)) == before
+    assert [type(q).__name__ for q in p.qualifier] == ["SourceTimestampQualifier", "StatusCodeQualifier",
+                                                       "QualityQualifier"]
+    assert all(isinstance(q, model.Qualifier) and not q.supplemental_semantic_id for q in p.qualifier)
+
+    n = 2000
+    bare = [model.Property("X", model.datatypes.Double) for _ in range(n)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        handles = [live.attach(q) for q in bare]
+        for x in handles:
+            x.set(1.5, TS, 0)
+        gc.collect()
+        per_point = tracemalloc.get_traced_memory()[0] / n
+    finally:
+        tracemalloc.stop()
+    assert per_point < 900, per_point  # three qualifiers, their entries in the qualifier set, the handle
