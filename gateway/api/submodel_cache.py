@@ -60,6 +60,8 @@ class _Watched:
         state = list(el.__dict__.values())
         for q in quals:
             state.extend(q.__dict__.values())
+            # the live qualifiers keep their value in a slot, outside __dict__ (aas_models.live._LiveQualifier)
+            state.append(q.value)
         old = self.state
         if len(state) == len(old) and all(map(is_, state, old)):
             return False

@@ -134,6 +134,21 @@ def test_equal_values_that_serialise_differently_are_not_taken_for_unchanged() -
         assert assert_fresh(cache, sm, repr(b)) != first
 
 
+def test_a_bad_sample_changes_only_the_qualifiers_and_is_seen() -> None:
+    """A Bad sample keeps the last good value: only the status, quality and timestamp change, and they live in
+    slots of the live qualifiers, not in any __dict__ (this served a stale status once)."""
+    _, m, _ = zoo_model()
+    sm = m.submodel("OperationalData")
+    cache = SubmodelJsonCache()
+    handle = live.attach(m.properties["Z/OperationalData/xs_int"])
+    handle.set(5, TS, 0)
+    assert_fresh(cache, sm, "good")
+    for status, ts in ((0x80340000, TS), (0x80340000, None), (0x40000000, TS + 1000), (0, TS + 2000)):
+        handle.set(5, ts, status)
+        body = assert_fresh(cache, sm, f"{status:#x} at {ts}")
+        assert f"{status:#010x}".encode() in body
+
+
 def test_lists_and_structures_changed_under_the_same_timestamp_and_status() -> None:
     """Their items change in place (the list or collection object stays): never served stale."""
     _, m, types = zoo_model()
