@@ -19,7 +19,7 @@ Records are built off the event loop (the sinks' worker threads do).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, overload
+from typing import Any, Protocol, overload, runtime_checkable
 
 from connectors.base import Record
 from connectors.sample import Sample
@@ -109,3 +109,93 @@ class RecordBatch(Sequence[Record]):
 def as_batch(records: Sequence[Record]) -> RecordBatch | None:
     """The batch behind `records` if it is one (a sink's cue to take its fast path)."""
     return records if isinstance(records, RecordBatch) else None
+
+
+class BatchEncoder(Protocol):
+    """A sink's encoding of historian rows, picklable: it may run in a worker process (see `EncodedBatch`).
+
+    `encode` returns the request body, the row index of each of its lines (in order), and the rows that
+    cannot be encoded, by index, with why. It must not call `batch.record` (no historian in a worker).
+    """
+
+    def encode(self, batch: RecordBatch) -> tuple[bytes, Sequence[int], list[tuple[int, str]]]: ...
+
+
+@runtime_checkable
+class EncodesInWorker(Protocol):
+    """Optional for a ForwardSink: its encoding of a batch can run in the forwarder's worker process.
+
+    `batch_encoder()` returns a picklable `BatchEncoder`, or None to encode in the gateway's process. With
+    one, the forwarder's worker reads and encodes each batch and `send` gets an `EncodedBatch`; whenever the
+    worker is not available `send` gets a plain batch as before, so a sink handles both.
+    """
+
+    def batch_encoder(self) -> BatchEncoder | None: ...
+
+
+# (first seq, last seq) -> those rows as a RecordBatch, read from the historian; blocking
+RowsLoader = Callable[[int, int], RecordBatch]
+
+
+class EncodedBatch(Sequence[Record]):
+    """A batch a worker process read and encoded: the body to send, and Records only when asked for.
+
+    The forwarder's worker (gateway.forward_worker) reads rows and runs the sink's `BatchEncoder` in a
+    process of its own, so neither costs the gateway's interpreter; what comes back is the body, the seq
+    of every row and the row index of every line. A sink posts the body as it is; the Records behind it
+    are read from the historian again only for lines a server rejects (blocking: in a sink's thread).
+    """
+
+    __slots__ = ("_batch", "_index", "_load", "body", "failed", "line_rows", "seqs")
+
+    def __init__(self, seqs: Sequence[int], body: bytes, line_rows: Sequence[int],
+                 failed: list[tuple[int, str]], load: RowsLoader) -> None:
+        self.seqs = seqs
+        self.body = body
+        self.line_rows = line_rows
+        self.failed = failed  # rows the encoder refused: (row index, reason)
+        self._load = load
+        self._batch: RecordBatch | None = None
+        self._index: dict[int, int] = {}
+
+    @property
+    def last_seq(self) -> int:
+        return self.seqs[-1]
+
+    @property
+    def lines(self) -> int:
+        return len(self.line_rows)
+
+    def record(self, index: int) -> Record:
+        """The Record of row `index`, read back from the historian (blocking)."""
+        if self._batch is None:
+            self._batch = self._load(self.seqs[0], self.seqs[-1])
+            self._index = {row[0]: i for i, row in enumerate(self._batch.rows)}
+        seq = self.seqs[index]
+        at = self._index.get(seq)
+        if at is None:  # gone meanwhile (the disk cap drops unforwarded rows): only its seq is left
+            return Record(seq, Sample(f"#seq{seq}", None, None, None, 0, 0))
+        return self._batch.record(at)
+
+    def failed_records(self) -> list[tuple[Record, str]]:
+        return [(self.record(i), why) for i, why in self.failed]
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Record]: ...
+
+    def __getitem__(self, index: int | slice) -> Record | list[Record]:
+        if isinstance(index, slice):
+            return [self.record(i) for i in range(len(self.seqs))[index]]
+        return self.record(index if index >= 0 else len(self.seqs) + index)
+
+    def __iter__(self) -> Iterator[Record]:
+        return (self.record(i) for i in range(len(self.seqs)))
+
+    def __bool__(self) -> bool:
+        return bool(self.seqs)

@@ -151,7 +151,8 @@ class Gateway:
         fw_metrics = ForwarderMetrics(self.registry)
         self.forwarders = [
             Forwarder(f.name, build_sink(f, meta, context), self.historian,
-                      ForwarderSettings(f.batch_size, f.start_from, f.historical_after_s), fw_metrics)
+                      ForwarderSettings(f.batch_size, f.start_from, f.historical_after_s,
+                                        worker_process=f.worker_process), fw_metrics)
             for f in cfg.forwarders]
         self.ops.watch(self.sources, self.forwarders)
         for f in cfg.forwarders:  # the TimeSeries submodels say where else history lives

@@ -6,7 +6,9 @@ only when `send` returned: an outage stalls the cursor (retention keeps what
 it protects), a crash or restart resends at most the one unacknowledged
 batch, and order is the historian's insertion order. With a backlog the loop
 sends batch after batch at full speed; when caught up it sleeps until the
-next commit.
+next commit. A sink that can encode in another process gets its batches read
+and encoded by a worker process (gateway.forward_worker), so the gateway's
+interpreter only posts them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from connectors.backoff import Backoff
 from connectors.base import ForwardSink, PreparesBatches, TransientError
-from connectors.batch import RecordBatch
+from connectors.batch import EncodedBatch, EncodesInWorker, RecordBatch
 from connectors.ratelimit import RateLimitedLog
 from connectors.sample import now_ns
+from gateway.forward_worker import ForwardWorker
 from gateway.historian import Historian
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,8 @@ class ForwarderSettings:
     idle_wait_s: float = 1.0  # upper bound on the sleep between an empty read and the next
     retry_initial_s: float = 0.5
     retry_max_s: float = 5.0  # a down peer gets one small request per 5 s; recovery is seen within 5 s
+    # read and encode in a worker process when the sink can (connectors.batch.EncodesInWorker)
+    worker_process: bool = True
 
 
 @dataclass
@@ -50,6 +55,7 @@ class ForwarderHealth:
     retries: int = 0
     last_error: str | None = None
     last_ack_ns: int | None = None
+    worker_pid: int | None = None  # the process reading and encoding for it (None: the gateway's own)
 
 
 class ForwarderMetrics:
@@ -81,10 +87,20 @@ class Forwarder:
         self._m_retries = metrics.retries.labels(name)
         self._m_lag = metrics.lag.labels(name)
         self._prepares = isinstance(sink, PreparesBatches)
+        encoder = sink.batch_encoder() if self.settings.worker_process and isinstance(sink, EncodesInWorker) else None
+        self._worker = None if encoder is None else ForwardWorker(
+            name, historian.settings.path, historian.settings.synchronous, encoder)
+
+    async def start_worker(self) -> None:
+        """Start the worker process, if the forwarder has one, before the first read (run() does it too)."""
+        if self._worker is not None and self._worker.pid is None:
+            await self._worker.start()
+            self.health.worker_pid = self._worker.pid
 
     async def run(self) -> None:
         s = self.settings
         await self.sink.start()
+        await self.start_worker()
         cursor = await self.historian.get_cursor(self.name)
         if cursor is None:
             cursor = 0 if s.start_from == "earliest" else await self.historian.max_seq()
@@ -92,7 +108,7 @@ class Forwarder:
             log.info("forwarder %s: new cursor at seq %d (%s)", self.name, cursor, s.start_from)
         self.health.cursor = cursor
         backoff = Backoff(s.retry_initial_s, s.retry_max_s)
-        ahead: asyncio.Task[RecordBatch] | None = None
+        ahead: asyncio.Task[RecordBatch | EncodedBatch] | None = None
         try:
             batch = await self._read(cursor)
             while True:
@@ -124,15 +140,23 @@ class Forwarder:
             if ahead is not None:
                 ahead.cancel()
             self.health.state = "stopped"
+            if self._worker is not None:
+                await self._worker.close()
+                self.health.worker_pid = None
             await self.sink.close()
 
-    async def _read(self, after: int) -> RecordBatch:
+    async def _read(self, after: int) -> RecordBatch | EncodedBatch:
+        if self._worker is not None and self.historian.is_open:  # closed: read_batch below says so
+            encoded = await self._worker.read(after, self.settings.batch_size, self.historian.batch_between)
+            self.health.worker_pid = self._worker.pid
+            if encoded is not None:
+                return encoded
         batch = await self.historian.read_batch(after, self.settings.batch_size)
         if batch and self._prepares:
             await cast(PreparesBatches, self.sink).prepare(batch)
         return batch
 
-    async def _send(self, records: RecordBatch) -> None:
+    async def _send(self, records: RecordBatch | EncodedBatch) -> None:
         historical_before = now_ns() - int(self.settings.historical_after_s * 1e9)
         result = await self.sink.send(records, historical_before)
         if result.delivered + len(result.rejected) != len(records):

@@ -269,13 +269,20 @@ class LineEncoder:
         """Lines straight from historian rows, the forwarder's fast path (same lines as encode_records).
 
         Returns the lines, the row index of each line, and the records that cannot be encoded.
+        """
+        lines, positions, failed = self.encode_rows(batch)
+        return lines, positions, [(batch.record(i), why) for i, why in failed]
+
+    def encode_rows(self, batch: RecordBatch) -> tuple[list[str], Sequence[int], list[tuple[int, str]]]:
+        """`encode_batch` with the rows that cannot be encoded by index (no Record built: see BatchEncoder).
+
         The stored forms of the common cases are formatted inline: a finite float of a float
         series, an integer of an integer series, 0/1 of a boolean series (SQLite integers are
         always within int64). Everything else goes through `field_value` exactly as `encode` does.
         """
         lines: list[str] = []
         append = lines.append
-        failed: list[tuple[Record, str]] = []
+        failed: list[tuple[int, str]] = []
         failed_rows: list[int] = []
         by_series = self._by_series
         series_of = batch.series.get
@@ -300,7 +307,7 @@ class LineEncoder:
             try:
                 value = field_value(stored if info is None else info.value(stored), kind)
             except EncodeError as e:
-                failed.append((batch.record(i), f"not encodable as line protocol: {e}"))
+                failed.append((i, f"not encodable as line protocol: {e}"))
                 failed_rows.append(i)
                 continue
             if value is None:
@@ -312,3 +319,28 @@ class LineEncoder:
             skip = set(failed_rows)
             positions = [i for i in positions if i not in skip]
         return lines, positions, failed
+
+
+class LineBatchEncoder:
+    """`LineEncoder.encode_rows` as a `connectors.batch.BatchEncoder`: picklable, for the forwarder's worker.
+
+    Holds the settings and the point metadata only; the LineEncoder (and its caches) is made where it
+    runs, on first use.
+    """
+
+    def __init__(self, measurement: str, tags: Sequence[str], precision: str,
+                 meta: Mapping[str, PointMeta]) -> None:
+        self.measurement = measurement
+        self.tags = list(tags)
+        self.precision = precision
+        self.meta = dict(meta)
+        self._encoder: LineEncoder | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_encoder": None}
+
+    def encode(self, batch: RecordBatch) -> tuple[bytes, Sequence[int], list[tuple[int, str]]]:
+        if self._encoder is None:
+            self._encoder = LineEncoder(self.measurement, self.tags, self.precision, self.meta)
+        lines, positions, failed = self._encoder.encode_rows(batch)
+        return "\n".join(lines).encode(), positions, failed

@@ -39,9 +39,9 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, cast, overload
 
 from connectors.base import PointMeta, Record, SendResult, TransientError
-from connectors.batch import RecordBatch, as_batch
+from connectors.batch import EncodedBatch, RecordBatch, as_batch
 from connectors.influx.config import InfluxConfig
-from connectors.influx.lineprotocol import LineEncoder
+from connectors.influx.lineprotocol import LineBatchEncoder, LineEncoder
 from connectors.influx.segment import linked_segment
 from connectors.ratelimit import RateLimitedLog
 
@@ -106,10 +106,37 @@ def _is_transport_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or any(c.__module__.startswith("urllib3") for c in type(exc).__mro__)
 
 
+class _BodyLines(Sequence[str]):
+    """A worker's body as the lines `_write_isolating` works on: split only if a server rejects a part of it."""
+
+    def __init__(self, body: bytes, count: int) -> None:
+        self.body = body
+        self._count = count
+        self._lines: list[str] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if self._lines is None:
+            self._lines = self.body.decode().split("\n") if self._count else []
+        return self._lines[index]
+
+
+def _joined(lines: Sequence[str]) -> str | bytes:
+    return lines.body if isinstance(lines, _BodyLines) else "\n".join(lines)
+
+
 class _RowRecords(Sequence[Record]):
     """The Records behind the encoded lines of a batch, built only for the few a server rejects."""
 
-    def __init__(self, batch: RecordBatch, positions: Sequence[int]) -> None:
+    def __init__(self, batch: RecordBatch | EncodedBatch, positions: Sequence[int]) -> None:
         self._batch = batch
         self._positions = positions
 
@@ -129,7 +156,7 @@ class _RowRecords(Sequence[Record]):
 
 
 # lines, the record behind each line, records that cannot be encoded (with why)
-_Encoded = tuple[list[str], Sequence[Record], list[tuple[Record, str]]]
+_Encoded = tuple[Sequence[str], Sequence[Record], list[tuple[Record, str]]]
 
 
 class InfluxSink:
@@ -143,6 +170,7 @@ class InfluxSink:
     def __init__(self, name: str, cfg: InfluxConfig, meta: Mapping[str, PointMeta]) -> None:
         self.name = name
         self.cfg = cfg
+        self._meta = meta
         self._encoder = LineEncoder(cfg.measurement, cfg.tags, cfg.precision, meta)
         self._client: InfluxDBClient | None = None
         self._write_api: WriteApi | None = None
@@ -188,6 +216,10 @@ class InfluxSink:
         log.info("InfluxDB sink %s writes to %s, measurement %r, precision %s",
                  self.name, self.endpoint, cfg.measurement, cfg.precision)
 
+    def batch_encoder(self) -> LineBatchEncoder:
+        """The same lines, encoded in the forwarder's worker process (connectors.batch.EncodesInWorker)."""
+        return LineBatchEncoder(self.cfg.measurement, self.cfg.tags, self.cfg.precision, self._meta)
+
     async def prepare(self, records: Sequence[Record]) -> None:
         """Encode `records` now, off the event loop, for the `send` that follows (see PreparesBatches)."""
         encoded = await self._encoded(records)
@@ -204,6 +236,8 @@ class InfluxSink:
             raise RuntimeError(f"InfluxDB sink {self.name}: send() before start()")
         if not records:
             return SendResult()
+        if isinstance(records, EncodedBatch):  # read and encoded by the forwarder's worker: post the body
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._send_encoded, records)
         prepared = self._prepared  # kept after use: a retry of the same batch reuses it
         encoded = prepared[1] if prepared is not None and prepared[0] is records else await self._encoded(records)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._send_sync, encoded)
@@ -233,6 +267,10 @@ class InfluxSink:
             lines, positions, rejected = self._encoder.encode_batch(batch)
             return lines, _RowRecords(batch, positions), rejected
         return self._encoder.encode_records(records)
+
+    def _send_encoded(self, batch: EncodedBatch) -> SendResult:
+        failed = batch.failed_records() if batch.failed else []  # reads their rows back: rare
+        return self._send_sync((_BodyLines(batch.body, batch.lines), _RowRecords(batch, batch.line_rows), failed))
 
     def _send_sync(self, encoded_batch: _Encoded) -> SendResult:
         lines, encoded, not_encodable = encoded_batch
@@ -266,7 +304,7 @@ class InfluxSink:
         self.points_written += delivered
         return SendResult(delivered=delivered, rejected=rejected)
 
-    def _write_isolating(self, lines: list[str], recs: Sequence[Record],
+    def _write_isolating(self, lines: Sequence[str], recs: Sequence[Record],
                          budget: list[int]) -> tuple[int, list[tuple[Record, str]]]:
         """Write `lines`; on a data error, split until the bad lines are found. Returns (delivered, rejected)."""
         delivered = 0
@@ -280,7 +318,7 @@ class InfluxSink:
                 self.isolation_requests += 1
             first = False
             try:
-                self._post("\n".join(lines if len(part) == len(lines) else [lines[i] for i in part]))
+                self._post(_joined(lines) if len(part) == len(lines) else "\n".join([lines[i] for i in part]))
             except _DataRejected as e:
                 if len(part) == 1:
                     rejected.append((recs[part[0]], e.reason))
@@ -303,13 +341,13 @@ class InfluxSink:
         return delivered, rejected
 
     @staticmethod
-    def _named_lines(message: str, lines: list[str], part: list[int]) -> set[int]:
+    def _named_lines(message: str, lines: Sequence[str], part: list[int]) -> set[int]:
         """Lines the server quoted in its error (InfluxDB: "unable to parse '<line>': ...")."""
         if "'" not in message:
             return set()
         return {i for i in part if f"'{lines[i]}'" in message}
 
-    def _post(self, body: str) -> None:
+    def _post(self, body: str | bytes) -> None:
         if self._closing.is_set() or self._write_api is None:
             raise TransientError(f"sink closing: InfluxDB sink {self.name} is shutting down")
         from influxdb_client.rest import ApiException

@@ -105,6 +105,9 @@ class ForwarderConfig(StrictModel):
         "earliest", description="where a new cursor starts: everything in the historian, or only new samples")
     batch_size: int = Field(5000, ge=1, le=1_000_000)
     historical_after_s: float = Field(10.0, gt=0, description="samples sent later than this are flagged replays")
+    worker_process: bool = Field(
+        True, description="read and encode batches in a worker process when the sink can (InfluxDB): the gateway's "
+                          "interpreter then only posts them")
     sink: SerializeAsAny[ConnectorConfig] = Field(description="a registered sink connector's settings, by `type`")
 
     @field_validator("name")

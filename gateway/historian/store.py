@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READ_THREADS = 4
+# the forwarders' read: rows as connectors.batch.Row (here and in gateway.forward_worker's process)
+READ_BATCH_SQL = "SELECT seq, series, value, status, ts FROM samples WHERE seq > ? ORDER BY seq LIMIT ?"
 BUSY_TIMEOUT_MS = 5000
 CLOSE_TIMEOUT_S = 30.0
 
@@ -565,19 +567,29 @@ class Historian:
         The forwarders' hot path does no per-row Python work here: values stay in their stored form
         and the batch turns rows into Records only for a sink that asks (see connectors.batch).
         """
-        sql = "SELECT seq, series, value, status, ts FROM samples WHERE seq > ? ORDER BY seq LIMIT ?"
-        rows = await self._read(lambda c: c.execute(sql, (seq, limit)).fetchall())
+        rows = await self._read(lambda c: c.execute(READ_BATCH_SQL, (seq, limit)).fetchall())
         return RecordBatch(rows, self._batch_series, self._sample_times)
+
+    def batch_between(self, first: int, last: int) -> RecordBatch:
+        """The committed samples first..last as `read_batch` returns them (blocking: a sink's thread reads the
+        Records behind a worker's `EncodedBatch` with it, see gateway.forward_worker)."""
+        sql = "SELECT seq, series, value, status, ts FROM samples WHERE seq BETWEEN ? AND ? ORDER BY seq"
+        return RecordBatch(self._blocking(lambda c: c.execute(sql, (first, last)).fetchall()), self._batch_series,
+                           self._sample_times)
 
     def _sample_times(self, first: int, last: int) -> dict[int, SampleTimes]:
         """Source, server and receive times of the samples first..last (blocking: a batch's Records need them)."""
-        self._check_open()
         sql = "SELECT seq, source_ts, server_ts, recv_ts FROM samples WHERE seq BETWEEN ? AND ?"
+        return self._blocking(lambda c: {seq: (src, srv, rcv) for seq, src, srv, rcv in c.execute(sql, (first, last))})
+
+    def _blocking(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn` on a connection, here and now (blocking): a historian thread's own, else one opened for it."""
+        self._check_open()
         own: sqlite3.Connection | None = getattr(self._local, "conn", None)  # called in a historian thread
         # else a connection of its own: the caller is a sink's worker thread
         conn = own or schema.connect(self.settings.path, self.settings.synchronous, BUSY_TIMEOUT_MS)
         try:
-            return {seq: (src, srv, rcv) for seq, src, srv, rcv in conn.execute(sql, (first, last))}
+            return fn(conn)
         finally:
             if conn is not own:
                 conn.close()
