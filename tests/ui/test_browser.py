@@ -147,11 +147,11 @@ def test_the_trend_chart_draws_the_history_routes_values(context: BrowserContext
                              f"/history?from={iso(d['start'])}&to={iso(d['end'])}&bucket=PT{d['bucket']}S"
                              f"&agg=min,max,avg,count&limit=602").json()["buckets"]
         assert d["bucket"] >= 1000 and len(r) >= 1
-        chart = (d["y"], d["min"], d["max"])
-        route = ([b["avg"] for b in r], [b["min"] for b in r], [b["max"] for b in r])
-        if chart == route:
+        shown = (d["y"], d["min"], d["max"])
+        answered = ([b["avg"] for b in r], [b["min"] for b in r], [b["max"] for b in r])
+        if shown == answered:
             break
-    assert chart == route
+    assert shown == answered
     # the data table shows the same numbers to whoever cannot see the chart
     page.click("text=Data table")
     expect(page.locator(".trend-table tbody tr")).to_have_count(min(len(r), 500))
